@@ -1,0 +1,122 @@
+"""`pacemaker-exporter`: the exporter (`serve`, the default) and its companion commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import List, Optional
+
+import click
+
+from pacemaker_exporter import __version__
+from pacemaker_exporter.collect import Collector
+from pacemaker_exporter.health import Finding, evaluate, worst
+from pacemaker_exporter.model import Snapshot
+from pacemaker_exporter.options import CollectOptions, collect_options
+from pacemaker_exporter.serialize import snapshot_document
+
+
+class DefaultGroup(click.Group):
+    """A group whose default command is `serve`, so `pacemaker-exporter --web.listen-address=...` works."""
+
+    default_command = "serve"
+
+    def parse_args(self, ctx: click.Context, args: List[str]) -> List[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="pacemaker-exporter")
+def main() -> None:
+    """Monitor a Pacemaker/Corosync cluster: Prometheus exporter, status, Zabbix feed, events.
+
+    \b
+    Examples:
+      pacemaker-exporter                          # serve /metrics on the default port
+      pacemaker-exporter status                   # what is wrong with this cluster, for a person
+      CIB_file=saved-cib.xml pacemaker-exporter status --json
+    """
+
+
+def collected_or_exit(snapshot: Snapshot) -> None:
+    """A snapshot without crm_mon's status is no collection: one line on stderr, exit 1."""
+    src = snapshot.source("crm_mon")
+    if snapshot.summary is None:
+        reason = src.error if src is not None and src.error else "crm_mon gave no cluster status"
+        click.echo(f"pacemaker-exporter: cannot collect the cluster status: {reason}", err=True)
+        sys.exit(1)
+
+
+def headline(snapshot: Snapshot, findings: tuple[Finding, ...]) -> str:
+    state = worst(findings).value.upper()
+    nodes = [n for n in snapshot.nodes if n.type != "ping"]
+    online = sum(1 for n in nodes if n.online)
+    active = sum(1 for r in snapshot.resources if r.active)
+    failed = sum(1 for r in snapshot.resources if r.failed)
+    dc = snapshot.summary.dc_name if snapshot.summary and snapshot.summary.dc_present else "none"
+    counts = ", ".join(f"{sum(1 for f in findings if f.severity.value == s)} {s}"
+                       for s in ("critical", "unknown", "warning")
+                       if any(f.severity.value == s for f in findings))
+    return (f"{state}: cluster {snapshot.cluster_name or '(unnamed)'}: {counts or 'no findings'}; "
+            f"nodes {online}/{len(nodes)} online; resources {active}/{len(snapshot.resources)} active, "
+            f"{failed} failed; DC {dc}")
+
+
+@main.command()
+@collect_options
+@click.option("--json", "as_json", is_flag=True, help="Print the snapshot and its findings as JSON.")
+def status(collect: CollectOptions, as_json: bool) -> None:
+    """Collect once and print what is wrong with the cluster, worst first.
+
+    \b
+    Exit 0 when the status was collected (whatever it says), 1 when it could not be.
+    Example:
+      pacemaker-exporter status
+      CRITICAL: cluster rclab: 1 critical, 1 warning; nodes 2/3 online; resources 7/11 active, 0 failed; DC n1
+      critical  fencing-happened  n3  node n3 was fenced (reboot) by n1 2 min ago
+      warning   node-offline      n3  node n3 is offline
+    """
+    collector = Collector(collect.sources, collect.cluster_name)
+    try:
+        snapshot = collector.collect()
+    finally:
+        collector.close()
+    collected_or_exit(snapshot)
+    findings = evaluate(snapshot, collect.health)
+    if as_json:
+        click.echo(json.dumps(snapshot_document(snapshot, findings), indent=2, sort_keys=False))
+        return
+    click.echo(headline(snapshot, findings))
+    width_code = max((len(f.code) for f in findings), default=0)
+    width_subject = max((len(f.subject) for f in findings), default=0)
+    for f in findings:
+        click.echo(f"{f.severity.value:<9} {f.code:<{width_code}}  {f.subject:<{width_subject}}  {f.message}")
+
+
+def _register_optional() -> None:
+    """Commands that live in their own modules; each registers itself here."""
+    import importlib
+
+    for module, attr in (
+        ("pacemaker_exporter.server", "serve_command"),
+        ("pacemaker_exporter.server", "metrics_command"),
+        ("pacemaker_exporter.zabbix", "zabbix_command"),
+        ("pacemaker_exporter.events_cli", "events_command"),
+    ):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        command: Optional[click.Command] = getattr(mod, attr, None)
+        if command is not None:
+            main.add_command(command)
+
+
+_register_optional()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""One collection: run every source (concurrently), parse, and assemble one Snapshot.
+
+A source that fails leaves its part of the snapshot empty and says why in
+``Snapshot.sources``; the rest stays usable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple, TypeVar
+
+from pacemaker_exporter.model import CibConfig, CorosyncLinks, Quorum, Snapshot, SourceResult
+from pacemaker_exporter.parsers.cib import parse_cib
+from pacemaker_exporter.parsers.corosync import (
+    merge_links,
+    parse_cfgtool_nodes,
+    parse_cfgtool_status,
+    parse_quorumtool,
+)
+from pacemaker_exporter.parsers.crm_mon import CrmMonStatus, CrmMonUnavailable, parse_crm_mon
+from pacemaker_exporter.parsers.errors import ParseError
+from pacemaker_exporter.sources import CommandOutput, Source, SourceConfig, build_sources
+
+T = TypeVar("T")
+
+#: exit codes that still carry a full answer: quorumtool says 2 when the partition is not quorate
+_OK_EXIT_CODES: Dict[str, Tuple[int, ...]] = {"corosync-quorumtool": (0, 2)}
+
+_CLUSTER_NAME = re.compile(r"^\s*cluster_name\s*:\s*(\S+)", re.M)
+
+
+class Collector:
+    """Holds the sources (so that single flight spans callers) and makes snapshots."""
+
+    def __init__(self, config: SourceConfig, cluster_name: str = "",
+                 corosync_conf: str = "/etc/corosync/corosync.conf") -> None:
+        self.config = config
+        self.cluster_name = cluster_name
+        self.corosync_conf = corosync_conf
+        self.sources: Dict[str, Source] = build_sources(config)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.sources)), thread_name_prefix="source")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+
+    def collect(self) -> Snapshot:
+        taken_at = time.time()
+        futures = {name: self._pool.submit(src.run) for name, src in self.sources.items()}
+        outputs = {name: f.result() for name, f in futures.items()}
+        return assemble(outputs, taken_at, self.cluster_name, self._hostname(), self._corosync_cluster_name())
+
+    def _hostname(self) -> str:
+        return "" if self.config.saved_dir else socket.gethostname().split(".")[0]
+
+    def _corosync_cluster_name(self) -> str:
+        if self.config.saved_dir or os.environ.get("CIB_file"):
+            return ""
+        try:
+            m = _CLUSTER_NAME.search(Path(self.corosync_conf).read_text(errors="replace"))
+        except OSError:
+            return ""
+        return m.group(1) if m else ""
+
+
+def _parse(out: CommandOutput, parser: Callable[[bytes], T], results: List[SourceResult]) -> Optional[T]:
+    """Run one parser over one output, recording how the source went. Never raises."""
+    ok_codes = _OK_EXIT_CODES.get(out.name, (0,))
+    if out.error_kind:
+        state = "skipped" if out.error_kind == "skipped" else "failed"
+        results.append(SourceResult(out.name, state, out.duration_seconds, out.error, out.error_kind, out.exit_code))
+        return None
+    try:
+        value = parser(out.stdout)
+    except CrmMonUnavailable as exc:
+        results.append(SourceResult(out.name, "failed", out.duration_seconds, str(exc), "unavailable", out.exit_code))
+        return None
+    except ParseError as exc:
+        if out.exit_code not in ok_codes:
+            msg = f"{out.name}: exit code {out.exit_code}: {out.stderr_line() or exc.reason}"
+            results.append(SourceResult(out.name, "failed", out.duration_seconds, msg, "exit", out.exit_code))
+        else:
+            results.append(SourceResult(out.name, "failed", out.duration_seconds, str(exc), "parse", out.exit_code))
+        return None
+    results.append(SourceResult(out.name, "ok", out.duration_seconds, "", "", out.exit_code))
+    return value
+
+
+def assemble(outputs: Dict[str, CommandOutput], taken_at: float, cluster_name: str = "",
+             hostname: str = "", corosync_cluster_name: str = "") -> Snapshot:
+    """Parse whatever outputs were gathered into one Snapshot (also used for saved outputs)."""
+    results: List[SourceResult] = []
+    status: Optional[CrmMonStatus] = None
+    cib: Optional[CibConfig] = None
+    links_s: Optional[CorosyncLinks] = None
+    links_n: Optional[CorosyncLinks] = None
+    quorum: Optional[Quorum] = None
+    if "crm_mon" in outputs:
+        status = _parse(outputs["crm_mon"], parse_crm_mon, results)
+    if "cibadmin" in outputs:
+        cib = _parse(outputs["cibadmin"], parse_cib, results)
+    if "corosync-cfgtool-s" in outputs:
+        links_s = _parse(outputs["corosync-cfgtool-s"], parse_cfgtool_status, results)
+    if "corosync-cfgtool-n" in outputs:
+        n_out = outputs["corosync-cfgtool-n"]
+        if n_out.exit_code not in (0, None) and b"invalid option" in n_out.stderr.lower():
+            # corosync 2.x has no -n: nothing is wrong, there is just nothing to read
+            n_out = CommandOutput(n_out.name, error_kind="skipped", error="corosync-cfgtool -n not supported")
+        links_n = _parse(n_out, parse_cfgtool_nodes, results)
+    if "corosync-quorumtool" in outputs:
+        quorum = _parse(outputs["corosync-quorumtool"], parse_quorumtool, results)
+
+    name = cluster_name or (cib.cluster_name if cib else "") or corosync_cluster_name
+    if status is None:
+        return Snapshot(taken_at=taken_at, cluster_name=name, hostname=hostname, cib=cib,
+                        links=merge_links(links_s, links_n), quorum=quorum, sources=tuple(results))
+    return Snapshot(
+        taken_at=taken_at,
+        cluster_name=name,
+        hostname=hostname,
+        crm_mon_format=status.format,
+        pacemakerd_state=status.pacemakerd_state,
+        summary=status.summary,
+        nodes=status.nodes,
+        resources=status.resources,
+        parents=status.parents,
+        histories=status.histories,
+        failed_actions=status.failed_actions,
+        fence_events=status.fence_events,
+        tickets=status.tickets,
+        bans=status.bans,
+        cib=cib,
+        links=merge_links(links_s, links_n),
+        quorum=quorum,
+        sources=tuple(results),
+    )
+
+
+def collect_once(config: SourceConfig, cluster_name: str = "") -> Snapshot:
+    collector = Collector(config, cluster_name)
+    try:
+        return collector.collect()
+    finally:
+        collector.close()

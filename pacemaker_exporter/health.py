@@ -1,0 +1,462 @@
+"""The health rules: one table that decides what is wrong with a cluster.
+
+Every channel (exporter, Nagios checks, Zabbix, status) shows the findings made
+here and decides nothing of its own. A rule is a code, a default severity, a
+one-line meaning, and a function that yields (subject, message) for a snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+
+from pacemaker_exporter.model import INFINITY, ResourceInstance, Snapshot
+
+
+class Severity(str, Enum):
+    OK = "ok"
+    WARNING = "warning"
+    UNKNOWN = "unknown"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """Worst first: critical > unknown > warning > ok (a failed source hides less than a failure)."""
+        return _RANK[self]
+
+    @property
+    def nagios_code(self) -> int:
+        return {"ok": 0, "warning": 1, "critical": 2, "unknown": 3}[self.value]
+
+
+_RANK = {Severity.OK: 0, Severity.WARNING: 1, Severity.UNKNOWN: 2, Severity.CRITICAL: 3}
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    subject: str  # what it is about: a node, a resource (on a node), a link, a ticket, 'cluster'
+    message: str  # one line, for a person
+
+    @property
+    def key(self) -> Tuple[str, str]:
+        return self.code, self.subject
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    """What users may tune without touching the rules."""
+
+    #: code -> severity, to override a rule's default (e.g. node-standby: ok)
+    severities: Mapping[str, Severity] = field(default_factory=dict)
+    #: a fencing this recent (seconds) is reported as fencing-happened
+    fencing_recent_seconds: float = 3600.0
+    #: fail-count this close to migration-threshold (counts) is "near"
+    failcount_margin: int = 1
+
+    def severity_for(self, rule: Rule) -> Severity:
+        return self.severities.get(rule.code, rule.severity)
+
+
+Yield = Iterator[Tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    severity: Severity
+    category: str  # quorum, node, resource, fencing, config, corosync, ticket, source
+    meaning: str
+    check: Callable[[Snapshot, HealthSettings], Iterable[Tuple[str, str]]]
+
+
+# --- the checks ------------------------------------------------------------------------------------
+
+
+def _source_failed(s: Snapshot, _: HealthSettings) -> Yield:
+    for src in s.sources:
+        if src.state == "failed":
+            yield src.name, src.error or f"{src.name} failed ({src.error_kind})"
+
+
+def _has_status(s: Snapshot) -> bool:
+    return s.summary is not None
+
+
+def _quorum_lost(s: Snapshot, _: HealthSettings) -> Yield:
+    q = s.quorum
+    if q is not None:
+        if not q.quorate:
+            blocked = ", activity blocked" if q.activity_blocked else ""
+            yield "cluster", (f"partition has no quorum: {q.total_votes} of {q.expected_votes} votes, "
+                              f"{q.quorum} needed{blocked}")
+        return
+    if s.summary is not None and s.summary.dc_present and s.summary.with_quorum is False:
+        yield "cluster", f"partition of DC {s.summary.dc_name} has no quorum"
+
+
+def _partition_without_quorum(s: Snapshot, _: HealthSettings) -> Yield:
+    """Resources still active in a partition without quorum: the other side may run them too."""
+    quorate = s.quorum.quorate if s.quorum is not None else (s.summary.with_quorum if s.summary else None)
+    if quorate is not False or s.summary is None:
+        return
+    policy = s.summary.options.no_quorum_policy
+    active = [r for r in s.resources if r.active and not r.is_stonith]
+    if active and policy in ("ignore", "freeze"):
+        yield "cluster", (f"{len(active)} resource instances still active without quorum "
+                          f"(no-quorum-policy={policy}): risk of split brain")
+
+
+def _no_dc(s: Snapshot, _: HealthSettings) -> Yield:
+    if s.summary is not None and s.nodes and not s.summary.dc_present:
+        yield "cluster", "no designated controller (DC): the cluster makes no decisions"
+
+
+def _nodes(pred: Callable[..., bool], text: Callable[..., str]) -> Callable[[Snapshot, HealthSettings], Yield]:
+    def check(s: Snapshot, _: HealthSettings) -> Yield:
+        for n in s.nodes:
+            if pred(n):
+                yield n.name, text(n)
+    return check
+
+
+def _node_offline_pred(n) -> bool:  # type: ignore[no-untyped-def]
+    return not n.online and not n.unclean and not n.pending and n.type != "ping"
+
+
+def _node_health(s: Snapshot, _: HealthSettings) -> Yield:
+    for n in s.nodes:
+        if n.health in ("red", "yellow"):
+            yield n.name, f"node {n.name} health is {n.health}"
+
+
+def _pacemakerd(s: Snapshot, _: HealthSettings) -> Yield:
+    if s.pacemakerd_state and s.pacemakerd_state != "running":
+        yield s.hostname or "local", f"pacemakerd is {s.pacemakerd_state}, not running"
+
+
+def _where(r: ResourceInstance) -> str:
+    return f" on {','.join(r.nodes)}" if r.nodes else ""
+
+
+def _subject(r: ResourceInstance) -> str:
+    return f"{r.id}@{r.node}" if r.node else r.id
+
+
+def _resources(pred: Callable[[ResourceInstance], bool], text: str) -> Callable[[Snapshot, HealthSettings], Yield]:
+    def check(s: Snapshot, _: HealthSettings) -> Yield:
+        seen = set()
+        for r in s.resources:
+            if pred(r) and _subject(r) not in seen:
+                seen.add(_subject(r))
+                yield _subject(r), f"resource {r.id}{_where(r)} {text}"
+    return check
+
+
+def _expected_stopped(s: Snapshot) -> bool:
+    """Nothing should run: cluster-wide maintenance, stop-all-resources, or no status at all."""
+    if s.summary is None:
+        return True
+    o = s.summary.options
+    return o.maintenance_mode or o.stop_all_resources
+
+
+def _resource_stopped(s: Snapshot, _: HealthSettings) -> Yield:
+    """Should run but runs nowhere. Clone instances count per clone: one clone running
+    anywhere is not 'stopped' (spare instances of an anonymous clone are normal)."""
+    if _expected_stopped(s):
+        return
+    by_clone: Dict[str, List[ResourceInstance]] = {}
+    reported = set()
+    for r in s.resources:
+        if r.orphaned or r.disabled or not r.managed or not r.parent_managed:
+            continue
+        if r.clone:
+            by_clone.setdefault(r.clone, []).append(r)
+            continue
+        if r.bundle:
+            by_clone.setdefault(r.bundle, []).append(r)
+            continue
+        if not r.active and r.role == "Stopped" and r.id not in reported:
+            reported.add(r.id)
+            yield r.id, f"resource {r.id} is stopped but should run (target role {r.target_role or 'Started'})"
+    for parent, instances in by_clone.items():
+        if not any(i.active for i in instances):
+            yield parent, f"no instance of {parent} is running anywhere"
+
+
+def _no_promoted(s: Snapshot, _: HealthSettings) -> Yield:
+    if _expected_stopped(s):
+        return
+    promotable = {p.id for p in s.parents if p.kind == "clone" and p.promotable and not p.disabled and p.managed}
+    for clone in sorted(promotable):
+        instances = [r for r in s.resources if r.clone == clone]
+        if any(i.active for i in instances) and not any(i.role == "Promoted" for i in instances):
+            yield clone, f"promotable clone {clone} runs but no instance is promoted"
+
+
+def _multi_active(s: Snapshot, _: HealthSettings) -> Yield:
+    for r in s.resources:
+        if len(r.nodes) > 1 and not r.clone:
+            yield r.id, f"resource {r.id} is active on {len(r.nodes)} nodes ({', '.join(r.nodes)})"
+
+
+def _failed_actions(s: Snapshot, _: HealthSettings) -> Yield:
+    for f in s.failed_actions:
+        reason = f" ({f.exit_reason})" if f.exit_reason else ""
+        yield f"{f.resource}@{f.node}", (f"{f.task} of {f.resource} failed on {f.node}: "
+                                         f"{f.exit_status or 'rc=' + str(f.exit_code)}{reason}")
+
+
+def _failcount(at: bool) -> Callable[[Snapshot, HealthSettings], Yield]:
+    def check(s: Snapshot, settings: HealthSettings) -> Yield:
+        for h in s.histories:
+            threshold = h.migration_threshold
+            if h.fail_count <= 0 or threshold <= 0 or threshold >= INFINITY:
+                continue
+            reached = h.fail_count >= threshold
+            near = not reached and h.fail_count >= threshold - settings.failcount_margin
+            if (at and reached) or (not at and near):
+                state = "reached" if reached else "is near"
+                yield f"{h.resource}@{h.node}", (f"fail count of {h.resource} on {h.node} {state} "
+                                                 f"migration-threshold ({h.fail_count}/{threshold})")
+    return check
+
+
+def _latest_fencing(s: Snapshot) -> Dict[str, Tuple[int, str]]:
+    """Target -> (index, status) of its most recent fence event (crm_mon lists newest first;
+    pending ones have no completion time and are always the newest)."""
+    latest: Dict[str, Tuple[int, str]] = {}
+    for i, e in enumerate(s.fence_events):
+        if e.target not in latest:
+            latest[e.target] = (i, e.status)
+    return latest
+
+
+def _fencing_failed(s: Snapshot, _: HealthSettings) -> Yield:
+    for target, (i, status) in _latest_fencing(s).items():
+        if status == "failed":
+            e = s.fence_events[i]
+            reason = f": {e.exit_reason}" if e.exit_reason else ""
+            yield target, f"fencing ({e.action}) of {target} failed{reason}; the node may still run resources"
+
+
+def _fencing_pending(s: Snapshot, _: HealthSettings) -> Yield:
+    for e in s.fence_events:
+        if e.status == "pending":
+            yield e.target, f"fencing ({e.action}) of {e.target} is in progress (by {e.delegate or 'unknown'})"
+
+
+def _fencing_happened(s: Snapshot, settings: HealthSettings) -> Yield:
+    seen = set()
+    for e in s.fence_events:
+        if e.status != "success" or e.completed is None or e.target in seen:
+            continue
+        age = s.taken_at - e.completed
+        if age <= settings.fencing_recent_seconds:
+            seen.add(e.target)
+            yield e.target, (f"node {e.target} was fenced ({e.action}) by {e.delegate or 'unknown'} "
+                             f"{int(max(age, 0)) // 60} min ago")
+
+
+def _stonith_disabled(s: Snapshot, _: HealthSettings) -> Yield:
+    if s.summary is not None and not s.summary.options.stonith_enabled:
+        yield "cluster", "stonith-enabled is false: failed nodes cannot be fenced, data may be corrupted"
+
+
+def _maintenance(s: Snapshot, _: HealthSettings) -> Yield:
+    if s.summary is not None and s.summary.options.maintenance_mode:
+        yield "cluster", "cluster is in maintenance mode: resources are not managed or monitored"
+
+
+def _stop_all(s: Snapshot, _: HealthSettings) -> Yield:
+    if s.summary is not None and s.summary.options.stop_all_resources:
+        yield "cluster", "stop-all-resources is true: every resource is stopped"
+
+
+def _no_quorum_ignore(s: Snapshot, _: HealthSettings) -> Yield:
+    if s.summary is not None and s.summary.options.no_quorum_policy == "ignore":
+        members = [n for n in s.nodes if n.type == "member"]
+        if len(members) >= 3:
+            yield "cluster", f"no-quorum-policy=ignore on a {len(members)}-node cluster: split brain is possible"
+
+
+def _two_node_no_wfa(s: Snapshot, _: HealthSettings) -> Yield:
+    q = s.quorum
+    if q is not None and q.two_node and not q.wait_for_all:
+        yield "cluster", "corosync two_node without wait_for_all: both nodes may start alone and fence each other"
+
+
+def _cli_leftovers(s: Snapshot, _: HealthSettings) -> Yield:
+    seen = set()
+    if s.cib is not None:
+        for c in s.cib.location_constraints:
+            if c.is_cli_leftover:
+                seen.add(c.id)
+                yield c.id, f"constraint {c.id} on {c.resource} left by a resource move/ban (remove with clear)"
+    for b in s.bans:
+        if b.id.startswith(("cli-ban-", "cli-prefer-")) and b.id not in seen:
+            seen.add(b.id)
+            yield b.id, f"constraint {b.id} bans {b.resource} from {b.node} (left by a resource ban)"
+
+
+def _no_monitor(s: Snapshot, _: HealthSettings) -> Yield:
+    if s.cib is not None:
+        for rsc in s.cib.resources_without_monitor:
+            yield rsc, f"resource {rsc} has no recurring monitor operation: its failures go unseen"
+
+
+def _tickets(revoked: bool) -> Callable[[Snapshot, HealthSettings], Yield]:
+    def check(s: Snapshot, _: HealthSettings) -> Yield:
+        for t in s.tickets:
+            if revoked and not t.granted:
+                yield t.id, f"ticket {t.id} is revoked: resources that depend on it are stopped here"
+            if not revoked and t.standby:
+                yield t.id, f"ticket {t.id} is in standby"
+    return check
+
+
+def _links_faulty(s: Snapshot, _: HealthSettings) -> Yield:
+    """A link down towards a peer that is still reachable over another link (redundancy lost),
+    or a corosync 2 ring marked FAULTY. A peer down on every link is a node problem, reported
+    by the node rules, not once more per link."""
+    if s.links is None:
+        return
+    by_peer: Dict[Optional[int], List[bool]] = {}
+    for link in s.links.links:
+        if link.peer_id is not None and not link.is_local:
+            by_peer.setdefault(link.peer_id, []).append(link.connected)
+    for link in s.links.links:
+        if link.peer_id is None:
+            if not link.connected:
+                yield f"link{link.link_id}", f"corosync ring/link {link.link_id} ({link.local_address}) is {link.status}"
+        elif not link.connected and not link.is_local and any(by_peer.get(link.peer_id, [])):
+            yield (f"link{link.link_id}/node{link.peer_id}",
+                   f"corosync link {link.link_id} to node {link.peer_id} is {link.status} (other links still up)")
+
+
+def _qdevice(s: Snapshot, _: HealthSettings) -> Yield:
+    q = s.quorum
+    if q is None or not q.has_qdevice:
+        return
+    if q.qdevice_votes is not None and q.qdevice_votes == 0:
+        yield "qdevice", "quorum device is configured but casts no vote"
+        return
+    states = [m.qdevice for m in q.members if m.local and m.qdevice]
+    if states and "V" not in states[0].split(","):
+        yield "qdevice", f"quorum device is not voting for this node ({states[0]})"
+
+
+def _mixed_version(s: Snapshot, _: HealthSettings) -> Yield:
+    if s.summary is not None and s.summary.mixed_version:
+        yield "cluster", "nodes run different Pacemaker versions (rolling upgrade in progress?)"
+
+
+C, W, U = Severity.CRITICAL, Severity.WARNING, Severity.UNKNOWN
+
+#: THE table. Order is display order for findings of equal severity.
+RULES: Tuple[Rule, ...] = (
+    Rule("source-failed", U, "source", "A command the snapshot needs failed or timed out", _source_failed),
+    Rule("quorum-lost", C, "quorum", "This node's partition has no quorum", _quorum_lost),
+    Rule("partition-without-quorum", C, "quorum",
+         "Resources still run in a partition without quorum (no-quorum-policy ignore/freeze)",
+         _partition_without_quorum),
+    Rule("no-dc", C, "quorum", "No designated controller is elected", _no_dc),
+    Rule("node-unclean", C, "node", "A node is unclean: it must be fenced before its resources can move",
+         _nodes(lambda n: n.unclean, lambda n: f"node {n.name} is UNCLEAN ({'online' if n.online else 'offline'})")),
+    Rule("node-offline", W, "node", "A node is offline (cleanly: an unclean or fenced node has its own finding)",
+         _nodes(_node_offline_pred, lambda n: f"node {n.name} is offline")),
+    Rule("node-pending", W, "node", "A node is joining and not yet a full member",
+         _nodes(lambda n: n.pending, lambda n: f"node {n.name} is pending")),
+    Rule("node-standby", W, "node", "A node is in standby (planned, or after a failure with standby_onfail)",
+         _nodes(lambda n: n.standby or n.standby_onfail,
+                lambda n: f"node {n.name} is in standby{' after a failure (on-fail=standby)' if n.standby_onfail else ''}")),
+    Rule("node-maintenance", W, "node", "A node is in maintenance mode: its resources are not managed",
+         _nodes(lambda n: n.maintenance, lambda n: f"node {n.name} is in maintenance mode")),
+    Rule("node-health", W, "node", "A node's health attribute is red or yellow", _node_health),
+    Rule("pacemakerd-not-running", W, "node", "pacemakerd on this node is not in the running state", _pacemakerd),
+    Rule("resource-failed", C, "resource", "A resource instance is failed",
+         _resources(lambda r: r.failed and not r.failure_ignored, "is FAILED")),
+    Rule("resource-blocked", C, "resource", "A resource is blocked: Pacemaker will not act on it until cleaned up",
+         _resources(lambda r: r.blocked, "is blocked")),
+    Rule("resource-stopped", C, "resource", "A resource (or every instance of a clone) is stopped but should run",
+         _resource_stopped),
+    Rule("resource-not-promoted", C, "resource", "A promotable clone runs but has no promoted instance", _no_promoted),
+    Rule("resource-multi-active", C, "resource", "A primitive is active on more than one node", _multi_active),
+    Rule("resource-unmanaged", W, "resource", "A resource is unmanaged: Pacemaker neither starts nor recovers it",
+         _resources(lambda r: not r.managed and not r.orphaned, "is unmanaged")),
+    Rule("resource-orphaned", W, "resource", "A resource runs but is no longer configured",
+         _resources(lambda r: r.orphaned, "is orphaned (no longer configured)")),
+    Rule("failed-action", W, "resource", "A resource operation failed (until cleaned up with crm_resource --cleanup)",
+         _failed_actions),
+    Rule("failcount-at-threshold", C, "resource",
+         "A fail count reached migration-threshold: the resource is banned from that node", _failcount(at=True)),
+    Rule("failcount-near-threshold", W, "resource", "A fail count is one failure away from migration-threshold",
+         _failcount(at=False)),
+    Rule("fencing-failed", C, "fencing", "The latest fencing of a node failed", _fencing_failed),
+    Rule("fencing-pending", W, "fencing", "A fencing action is in progress", _fencing_pending),
+    Rule("fencing-happened", C, "fencing", "A node was fenced recently", _fencing_happened),
+    Rule("ticket-revoked", W, "ticket", "A ticket is revoked (multi-site): its resources stop here", _tickets(True)),
+    Rule("ticket-standby", W, "ticket", "A ticket is in standby", _tickets(False)),
+    Rule("corosync-link-faulty", W, "corosync", "A corosync link or ring is down while others still work",
+         _links_faulty),
+    Rule("qdevice-not-voting", W, "corosync", "The quorum device is configured but not voting", _qdevice),
+    Rule("stonith-disabled", W, "config", "Fencing is disabled (stonith-enabled=false)", _stonith_disabled),
+    Rule("maintenance-mode", W, "config", "The whole cluster is in maintenance mode", _maintenance),
+    Rule("stop-all-resources", W, "config", "stop-all-resources is set", _stop_all),
+    Rule("no-quorum-policy-ignore", W, "config", "no-quorum-policy=ignore on a cluster of 3 or more nodes",
+         _no_quorum_ignore),
+    Rule("two-node-without-wait-for-all", W, "config", "corosync two_node without wait_for_all", _two_node_no_wfa),
+    Rule("cli-constraint-leftover", W, "config", "A cli-ban/cli-prefer constraint left by a resource move or ban",
+         _cli_leftovers),
+    Rule("resource-without-monitor", W, "config", "A resource has no recurring monitor operation", _no_monitor),
+    Rule("mixed-version", W, "config", "Nodes run different Pacemaker versions", _mixed_version),
+)
+
+RULES_BY_CODE: Dict[str, Rule] = {r.code: r for r in RULES}
+
+#: rules that need crm_mon's status; without it they would report absence as health
+_NEEDS_STATUS = {r.code for r in RULES if r.category in ("node", "resource", "fencing", "ticket")} | {
+    "no-dc", "stonith-disabled", "maintenance-mode", "stop-all-resources"}
+
+
+def evaluate(snapshot: Snapshot, settings: Optional[HealthSettings] = None) -> Tuple[Finding, ...]:
+    """All findings for a snapshot, worst first (then in table order). Never raises."""
+    settings = settings or HealthSettings()
+    findings: List[Finding] = []
+    order = {r.code: i for i, r in enumerate(RULES)}
+    for rule in RULES:
+        if rule.code in _NEEDS_STATUS and not _has_status(snapshot):
+            continue
+        severity = settings.severity_for(rule)
+        if severity == Severity.OK:
+            continue  # silenced by the user
+        for subject, message in rule.check(snapshot, settings):
+            findings.append(Finding(rule.code, severity, subject, message))
+    findings.sort(key=lambda f: (-f.severity.rank, order[f.code], f.subject))
+    return tuple(findings)
+
+
+def worst(findings: Iterable[Finding]) -> Severity:
+    result = Severity.OK
+    for f in findings:
+        if f.severity.rank > result.rank:
+            result = f.severity
+    return result
+
+
+def parse_severity_overrides(items: Iterable[str]) -> Dict[str, Severity]:
+    """'node-standby=ok' strings (from flags or config) into overrides; ValueError names the bad one."""
+    out: Dict[str, Severity] = {}
+    for item in items:
+        code, sep, sev = item.partition("=")
+        code, sev = code.strip(), sev.strip().lower()
+        if not sep or code not in RULES_BY_CODE:
+            raise ValueError(f"unknown finding code in {item!r}; known: {', '.join(RULES_BY_CODE)}")
+        try:
+            out[code] = Severity(sev)
+        except ValueError:
+            raise ValueError(f"bad severity in {item!r}: use ok, warning, critical or unknown") from None
+    return out

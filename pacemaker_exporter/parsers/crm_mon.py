@@ -1,0 +1,386 @@
+"""crm_mon XML: `crm_mon --output-as=xml` (<pacemaker-result>, Pacemaker 2.0+) and the legacy
+`crm_mon -X` / `--as-xml` (<crm_mon version=...>, Pacemaker 1.1 and 2.x).
+
+Both formats share the element names this parser reads, so one walk serves them. Unknown
+elements and attributes are ignored; a missing attribute takes the default a healthy cluster
+would have, so a newer or older Pacemaker still yields a usable model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from lxml import etree
+
+from pacemaker_exporter.model import (
+    INFINITY,
+    Ban,
+    ClusterOptions,
+    FailedAction,
+    FenceEvent,
+    Node,
+    Operation,
+    ResourceHistory,
+    ResourceInstance,
+    ResourceParent,
+    Summary,
+    Ticket,
+    normalize_role,
+)
+from pacemaker_exporter.parsers.errors import ParseError
+from pacemaker_exporter.parsers.values import as_bool, as_int, as_ms, as_time
+
+TOOL = "crm_mon"
+
+# Hostile input stays harmless: no DTD loading, no entity expansion, no network.
+_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, remove_comments=True
+)
+
+# op_key is RESOURCE_TASK_INTERVAL; resource ids may themselves contain '_'.
+_OP_KEY = re.compile(r"^(?P<rsc>.+)_(?P<task>[a-z_]+?)_(?P<interval>\d+)$")
+_TASKS = (
+    "monitor", "start", "stop", "promote", "demote", "migrate_to", "migrate_from",
+    "notify", "reload", "reload-agent", "meta-data", "validate-all",
+)
+
+
+class CrmMonUnavailable(ParseError):
+    """crm_mon answered with an error result instead of a cluster status (e.g. not connected)."""
+
+
+@dataclass(frozen=True)
+class CrmMonStatus:
+    """What one crm_mon XML document says; merged into the Snapshot by the collector."""
+
+    format: str
+    pacemakerd_state: str = ""
+    summary: Summary = field(default_factory=Summary)
+    nodes: Tuple[Node, ...] = ()
+    resources: Tuple[ResourceInstance, ...] = ()
+    parents: Tuple[ResourceParent, ...] = ()
+    histories: Tuple[ResourceHistory, ...] = ()
+    failed_actions: Tuple[FailedAction, ...] = ()
+    fence_events: Tuple[FenceEvent, ...] = ()
+    tickets: Tuple[Ticket, ...] = ()
+    bans: Tuple[Ban, ...] = ()
+
+
+def parse_xml_bytes(data: bytes, tool: str) -> etree._Element:
+    """Parse a document safely; a DOCTYPE is refused outright (no Pacemaker tool prints one)."""
+    if not data or not data.strip():
+        raise ParseError(tool, "empty output")
+    try:
+        root = etree.fromstring(data, _PARSER)
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        raise ParseError(tool, f"not well-formed XML: {exc}") from None
+    if root is None:
+        raise ParseError(tool, "no XML document")
+    if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]
+        raise ParseError(tool, "XML with a DOCTYPE refused (no Pacemaker tool prints one)")
+    return root
+
+
+def parse_crm_mon(data: bytes) -> CrmMonStatus:
+    root = parse_xml_bytes(data, TOOL)
+    if root.tag == "pacemaker-result":
+        fmt = f"pacemaker-result {root.get('api-version', '?')}"
+        status = root.find("status")
+        if root.find("summary") is None and status is not None and status.get("code", "0") != "0":
+            errors = "; ".join((e.text or "").strip() for e in status.iter("error") if (e.text or "").strip())
+            raise CrmMonUnavailable(
+                TOOL, f"{status.get('message', 'error')} (code {status.get('code')}){': ' + errors if errors else ''}"
+            )
+    elif root.tag == "crm_mon":
+        fmt = f"crm_mon {root.get('version', '?')} (legacy)"
+    else:
+        raise ParseError(TOOL, f"unexpected root element <{root.tag}>, expected <pacemaker-result> or <crm_mon>")
+    if root.find("summary") is None and root.find("nodes") is None:
+        raise ParseError(TOOL, "no <summary> and no <nodes>: not a cluster status")
+
+    attributes = _node_attributes(root)
+    pacemakerd = root.find("pacemakerd")
+    resources, parents = _resources(root.find("resources"))
+    return CrmMonStatus(
+        format=fmt,
+        pacemakerd_state=pacemakerd.get("state", "") if pacemakerd is not None else "",
+        summary=_summary(root.find("summary")),
+        nodes=tuple(_node(e, attributes.get(e.get("name", ""), {})) for e in _children(root, "nodes", "node")),
+        resources=resources,
+        parents=parents,
+        histories=_histories(root.find("node_history")),
+        failed_actions=tuple(_failure(e) for e in _children(root, "failures", "failure")),
+        fence_events=tuple(_fence_event(e) for e in _children(root, "fence_history", "fence_event")),
+        tickets=tuple(_ticket(e) for e in _children(root, "tickets", "ticket")),
+        bans=tuple(_ban(e) for e in _children(root, "bans", "ban")),
+    )
+
+
+def _children(root: etree._Element, container: str, tag: str) -> List[etree._Element]:
+    c = root.find(container)
+    return [] if c is None else c.findall(tag)
+
+
+def _summary(s: Optional[etree._Element]) -> Summary:
+    if s is None:
+        return Summary()
+
+    def get(tag: str, attr: str) -> Optional[str]:
+        e = s.find(tag)
+        return None if e is None else e.get(attr)
+
+    dc_present = as_bool(get("current_dc", "present"))
+    with_quorum = get("current_dc", "with_quorum")
+    o = s.find("cluster_options")
+    options = ClusterOptions()
+    if o is not None:
+        options = ClusterOptions(
+            stonith_enabled=as_bool(o.get("stonith-enabled"), True),
+            symmetric_cluster=as_bool(o.get("symmetric-cluster"), True),
+            no_quorum_policy=o.get("no-quorum-policy", "stop"),
+            maintenance_mode=as_bool(o.get("maintenance-mode")),
+            stop_all_resources=as_bool(o.get("stop-all-resources")),
+            stonith_timeout_ms=as_int(o.get("stonith-timeout-ms")),
+            priority_fencing_delay_ms=as_int(o.get("priority-fencing-delay-ms")),
+        )
+    return Summary(
+        stack=get("stack", "type") or "",
+        dc_present=dc_present,
+        dc_name=(get("current_dc", "name") or "") if dc_present else "",
+        dc_id=(get("current_dc", "id") or "") if dc_present else "",
+        dc_version=(get("current_dc", "version") or "") if dc_present else "",
+        with_quorum=as_bool(with_quorum) if with_quorum is not None else None,
+        mixed_version=as_bool(get("current_dc", "mixed_version")),
+        last_update=as_time(get("last_update", "time")),
+        last_change=as_time(get("last_change", "time")),
+        last_change_user=get("last_change", "user") or "",
+        last_change_client=get("last_change", "client") or "",
+        last_change_origin=get("last_change", "origin") or "",
+        nodes_configured=as_int(get("nodes_configured", "number")),
+        resources_configured=as_int(get("resources_configured", "number")),
+        resources_disabled=as_int(get("resources_configured", "disabled")),
+        resources_blocked=as_int(get("resources_configured", "blocked")),
+        options=options,
+    )
+
+
+def _node_attributes(root: etree._Element) -> Dict[str, Dict[str, str]]:
+    out: Dict[str, Dict[str, str]] = {}
+    for n in _children(root, "node_attributes", "node"):
+        attrs = out.setdefault(n.get("name", ""), {})
+        for a in n.findall("attribute"):
+            attrs[a.get("name", "")] = a.get("value", "")
+    return out
+
+
+def _node(e: etree._Element, attributes: Dict[str, str]) -> Node:
+    return Node(
+        name=e.get("name", ""),
+        id=e.get("id", ""),
+        type=e.get("type", "member"),
+        online=as_bool(e.get("online")),
+        standby=as_bool(e.get("standby")),
+        standby_onfail=as_bool(e.get("standby_onfail")),
+        maintenance=as_bool(e.get("maintenance")),
+        pending=as_bool(e.get("pending")),
+        unclean=as_bool(e.get("unclean")),
+        shutdown=as_bool(e.get("shutdown")),
+        expected_up=as_bool(e.get("expected_up")),
+        is_dc=as_bool(e.get("is_dc")),
+        health=e.get("health", ""),
+        resources_running=as_int(e.get("resources_running"), 0) or 0,
+        feature_set=e.get("feature_set", ""),
+        container_id=e.get("container_id", ""),
+        id_as_resource=e.get("id_as_resource", ""),
+        attributes=attributes,
+    )
+
+
+@dataclass
+class _Context:
+    group: str = ""
+    clone: str = ""
+    bundle: str = ""
+    replica: str = ""
+    promotable: bool = False
+    disabled: bool = False
+    managed: bool = True
+
+
+def _resources(container: Optional[etree._Element]) -> Tuple[Tuple[ResourceInstance, ...], Tuple[ResourceParent, ...]]:
+    instances: List[ResourceInstance] = []
+    parents: List[ResourceParent] = []
+    seen: Counter[str] = Counter()
+    if container is None:
+        return (), ()
+
+    def walk(elem: etree._Element, ctx: _Context) -> None:
+        for child in elem:
+            tag = child.tag
+            if tag == "resource":
+                instances.append(_instance(child, ctx, seen))
+            elif tag == "group":
+                gid = child.get("id", "")
+                disabled = as_bool(child.get("disabled"))
+                managed = as_bool(child.get("managed"), True)
+                parents.append(
+                    ResourceParent(id=gid, kind="group", managed=managed, disabled=disabled, parent=ctx.clone)
+                )
+                walk(child, _Context(gid, ctx.clone, ctx.bundle, ctx.replica, ctx.promotable,
+                                     ctx.disabled or disabled, ctx.managed and managed))
+            elif tag == "clone":
+                cid = child.get("id", "")
+                disabled = as_bool(child.get("disabled")) or child.get("target_role") == "Stopped"
+                managed = as_bool(child.get("managed"), True)
+                promotable = as_bool(child.get("multi_state"))
+                parents.append(ResourceParent(
+                    id=cid, kind="clone", managed=managed, disabled=disabled,
+                    failed=as_bool(child.get("failed")), promotable=promotable,
+                    unique=as_bool(child.get("unique")), target_role=child.get("target_role", ""),
+                ))
+                walk(child, _Context("", cid, ctx.bundle, ctx.replica, promotable,
+                                     ctx.disabled or disabled, ctx.managed and managed))
+            elif tag == "bundle":
+                bid = child.get("id", "")
+                managed = as_bool(child.get("managed"), True)
+                parents.append(ResourceParent(
+                    id=bid, kind="bundle", managed=managed, failed=as_bool(child.get("failed")),
+                    unique=as_bool(child.get("unique")), container_type=child.get("type", ""),
+                    image=child.get("image", ""),
+                ))
+                for replica in child.findall("replica"):
+                    walk(replica, _Context("", "", bid, replica.get("id", ""), False,
+                                           ctx.disabled, ctx.managed and managed))
+
+    walk(container, _Context())
+    return tuple(instances), tuple(parents)
+
+
+def _instance(e: etree._Element, ctx: _Context, seen: Counter[str]) -> ResourceInstance:
+    rid = e.get("id", "")
+    nodes = tuple(n.get("name", "") for n in e.findall("node"))
+    path = "/".join(p for p in (ctx.bundle and f"{ctx.bundle}:{ctx.replica}", ctx.clone, ctx.group) if p)
+    base = f"{path + '/' if path else ''}{rid}@{','.join(nodes) if nodes else '-'}"
+    n = seen[base]
+    seen[base] += 1
+    return ResourceInstance(
+        uid=base if n == 0 else f"{base}#{n}",
+        id=rid,
+        agent=e.get("resource_agent", ""),
+        role=normalize_role(e.get("role", "")),
+        target_role=normalize_role(e.get("target_role", "")),
+        active=as_bool(e.get("active")),
+        orphaned=as_bool(e.get("orphaned")),
+        blocked=as_bool(e.get("blocked")),
+        managed=as_bool(e.get("managed"), True),
+        failed=as_bool(e.get("failed")),
+        failure_ignored=as_bool(e.get("failure_ignored")),
+        nodes=nodes,
+        pending=e.get("pending", ""),
+        locked_to=e.get("locked_to", ""),
+        group=ctx.group,
+        clone=ctx.clone,
+        bundle=ctx.bundle,
+        replica=ctx.replica,
+        promotable=ctx.promotable,
+        parent_disabled=ctx.disabled,
+        parent_managed=ctx.managed,
+    )
+
+
+def _histories(container: Optional[etree._Element]) -> Tuple[ResourceHistory, ...]:
+    if container is None:
+        return ()
+    out: List[ResourceHistory] = []
+    for node in container.findall("node"):
+        for rh in node.findall("resource_history"):
+            ops = tuple(
+                Operation(
+                    call=as_int(op.get("call"), 0) or 0,
+                    task=op.get("task", ""),
+                    rc=as_int(op.get("rc"), 0) or 0,
+                    rc_text=op.get("rc_text", ""),
+                    interval_ms=as_ms(op.get("interval")) or 0,
+                    last_rc_change=as_time(op.get("last-rc-change")),
+                    exec_time_ms=as_ms(op.get("exec-time")),
+                    queue_time_ms=as_ms(op.get("queue-time")),
+                )
+                for op in rh.findall("operation_history")
+            )
+            out.append(ResourceHistory(
+                node=node.get("name", ""),
+                resource=rh.get("id", ""),
+                orphan=as_bool(rh.get("orphan")),
+                migration_threshold=as_int(rh.get("migration-threshold"), INFINITY) or 0,
+                fail_count=as_int(rh.get("fail-count"), 0) or 0,
+                last_failure=as_time(rh.get("last-failure")),
+                operations=ops,
+            ))
+    return tuple(out)
+
+
+def _split_op_key(op_key: str) -> Tuple[str, str, int]:
+    m = _OP_KEY.match(op_key)
+    if not m:
+        return op_key, "", 0
+    rsc, task = m.group("rsc"), m.group("task")
+    # the lazy match may cut a task that contains '_' (migrate_to): prefer a known task name
+    for known in _TASKS:
+        suffix = f"_{known}_{m.group('interval')}"
+        if op_key.endswith(suffix):
+            return op_key[: -len(suffix)], known, int(m.group("interval"))
+    return rsc, task, int(m.group("interval"))
+
+
+def _failure(e: etree._Element) -> FailedAction:
+    op_key = e.get("op_key") or e.get("id") or ""
+    rsc, task, interval = _split_op_key(op_key)
+    return FailedAction(
+        op_key=op_key,
+        resource=rsc,
+        node=e.get("node", ""),
+        task=e.get("task") or task,
+        interval_ms=as_int(e.get("interval"), interval) or 0,
+        exit_code=as_int(e.get("exitcode"), 0) or 0,
+        exit_status=e.get("exitstatus", ""),
+        exit_reason=e.get("exitreason", ""),
+        call=as_int(e.get("call"), 0) or 0,
+        status=e.get("status", ""),
+        last_rc_change=as_time(e.get("last-rc-change")),
+    )
+
+
+def _fence_event(e: etree._Element) -> FenceEvent:
+    return FenceEvent(
+        target=e.get("target", ""),
+        action=e.get("action", ""),
+        status=e.get("status", "") or e.get("state", ""),
+        delegate=e.get("delegate", ""),
+        client=e.get("client", ""),
+        origin=e.get("origin", ""),
+        completed=as_time(e.get("completed")),
+        exit_reason=e.get("exit-reason", ""),
+        extended_status=e.get("extended-status", ""),
+    )
+
+
+def _ticket(e: etree._Element) -> Ticket:
+    return Ticket(
+        id=e.get("id", ""),
+        granted=e.get("status", "") == "granted",
+        standby=as_bool(e.get("standby")),
+        last_granted=as_time(e.get("last-granted")),
+    )
+
+
+def _ban(e: etree._Element) -> Ban:
+    return Ban(
+        id=e.get("id", ""),
+        resource=e.get("resource", ""),
+        node=e.get("node", ""),
+        weight=as_int(e.get("weight"), 0) or 0,
+        promoted_only=as_bool(e.get("promoted-only") or e.get("master_only")),
+    )
