@@ -132,3 +132,6 @@ def events_command(
 
 
 __all__ = ["events_command", "format_table", "parse_since"]
+
+if __name__ == "__main__":  # pragma: no cover - python -m pacemaker_exporter.events_cli
+    events_command(prog_name="pacemaker-exporter events")
