@@ -6,6 +6,7 @@ A source that fails leaves its part of the snapshot empty and says why in
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import socket
@@ -52,7 +53,11 @@ class Collector:
         taken_at = time.time()
         futures = {name: self._pool.submit(src.run) for name, src in self.sources.items()}
         outputs = {name: f.result() for name, f in futures.items()}
-        return assemble(outputs, taken_at, self.cluster_name, self._hostname(), self._corosync_cluster_name())
+        snapshot = assemble(outputs, taken_at, self.cluster_name, self._hostname(), self._corosync_cluster_name())
+        if self.config.saved_dir and snapshot.summary is not None and snapshot.summary.last_update is not None:
+            # saved outputs are judged as of when they were captured ("fenced 10 min ago" then, not now)
+            snapshot = dataclasses.replace(snapshot, taken_at=snapshot.summary.last_update)
+        return snapshot
 
     def _hostname(self) -> str:
         return "" if self.config.saved_dir else socket.gethostname().split(".")[0]

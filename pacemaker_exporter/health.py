@@ -156,11 +156,21 @@ def _resources(pred: Callable[[ResourceInstance], bool], text: str) -> Callable[
 
 
 def _expected_stopped(s: Snapshot) -> bool:
-    """Nothing should run: cluster-wide maintenance, stop-all-resources, or no status at all."""
+    """Stopped resources are a consequence, not a finding of their own: of cluster-wide maintenance,
+    stop-all-resources, or a partition without quorum (reported once, as quorum-lost)."""
     if s.summary is None:
         return True
     o = s.summary.options
-    return o.maintenance_mode or o.stop_all_resources
+    quorate = s.quorum.quorate if s.quorum is not None else s.summary.with_quorum
+    return o.maintenance_mode or o.stop_all_resources or quorate is False
+
+
+def _ticket_withheld(s: Snapshot) -> set[str]:
+    """Resources (or their parents) that depend on a ticket that is revoked or in standby here."""
+    if s.cib is None or not s.cib.ticket_constraints:
+        return set()
+    usable = {t.id for t in s.tickets if t.granted and not t.standby}
+    return {rsc for rsc, ticket in s.cib.ticket_constraints if ticket not in usable}
 
 
 def _resource_stopped(s: Snapshot, _: HealthSettings) -> Yield:
@@ -168,16 +178,16 @@ def _resource_stopped(s: Snapshot, _: HealthSettings) -> Yield:
     anywhere is not 'stopped' (spare instances of an anonymous clone are normal)."""
     if _expected_stopped(s):
         return
+    withheld = _ticket_withheld(s)
     by_clone: Dict[str, List[ResourceInstance]] = {}
     reported = set()
     for r in s.resources:
         if r.orphaned or r.disabled or not r.managed or not r.parent_managed:
             continue
-        if r.clone:
-            by_clone.setdefault(r.clone, []).append(r)
-            continue
-        if r.bundle:
-            by_clone.setdefault(r.bundle, []).append(r)
+        if withheld and {r.id, r.group, r.clone, r.bundle} & withheld:
+            continue  # ticket-revoked / ticket-standby says why
+        if r.clone or r.bundle:
+            by_clone.setdefault(r.clone or r.bundle, []).append(r)
             continue
         if not r.active and r.role == "Stopped" and r.id not in reported:
             reported.add(r.id)
@@ -185,6 +195,21 @@ def _resource_stopped(s: Snapshot, _: HealthSettings) -> Yield:
     for parent, instances in by_clone.items():
         if not any(i.active for i in instances):
             yield parent, f"no instance of {parent} is running anywhere"
+
+
+def _unmanaged(s: Snapshot, _: HealthSettings) -> Yield:
+    """Unmanaged on purpose is not news: skip cluster or node maintenance (reported once) and
+    blocked resources (crm_mon marks them unmanaged; resource-blocked says more)."""
+    if s.summary is not None and s.summary.options.maintenance_mode:
+        return
+    in_maintenance = {n.name for n in s.nodes if n.maintenance}
+    seen = set()
+    for r in s.resources:
+        if r.managed or r.orphaned or r.blocked or (r.nodes and set(r.nodes) <= in_maintenance):
+            continue
+        if _subject(r) not in seen:
+            seen.add(_subject(r))
+            yield _subject(r), f"resource {r.id}{_where(r)} is unmanaged"
 
 
 def _no_promoted(s: Snapshot, _: HealthSettings) -> Yield:
@@ -386,7 +411,7 @@ RULES: Tuple[Rule, ...] = (
     Rule("resource-not-promoted", C, "resource", "A promotable clone runs but has no promoted instance", _no_promoted),
     Rule("resource-multi-active", C, "resource", "A primitive is active on more than one node", _multi_active),
     Rule("resource-unmanaged", W, "resource", "A resource is unmanaged: Pacemaker neither starts nor recovers it",
-         _resources(lambda r: not r.managed and not r.orphaned, "is unmanaged")),
+         _unmanaged),
     Rule("resource-orphaned", W, "resource", "A resource runs but is no longer configured",
          _resources(lambda r: r.orphaned, "is orphaned (no longer configured)")),
     Rule("failed-action", W, "resource", "A resource operation failed (until cleaned up with crm_resource --cleanup)",

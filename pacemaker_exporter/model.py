@@ -248,6 +248,8 @@ class CibConfig:
     primitives: int = 0
     alerts: Tuple[str, ...] = ()  # ids of configured alert agents
     have_quorum: Optional[bool] = None
+    #: rsc_ticket constraints as (resource, ticket): the resource may only run where the ticket is granted
+    ticket_constraints: Tuple[Tuple[str, str], ...] = ()
 
     @property
     def cluster_name(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from pacemaker_exporter.model import CibConfig, LocationConstraint
 from pacemaker_exporter.parsers.crm_mon import parse_xml_bytes
@@ -29,8 +29,12 @@ def parse_cib(data: bytes) -> CibConfig:
                 properties[name] = nv.get("value", "")
 
     constraints: List[LocationConstraint] = []
+    tickets: List[Tuple[str, str]] = []
     cons = config.find("constraints")
     if cons is not None:
+        for rt in cons.findall("rsc_ticket"):
+            rscs = [rt.get("rsc", "")] if rt.get("rsc") else [r.get("id", "") for r in rt.iter("resource_ref")]
+            tickets.extend((rsc, rt.get("ticket", "")) for rsc in rscs)
         for loc in cons.findall("rsc_location"):
             constraints.append(LocationConstraint(
                 id=loc.get("id", ""),
@@ -63,4 +67,5 @@ def parse_cib(data: bytes) -> CibConfig:
         primitives=primitives,
         alerts=tuple(a.get("id", "") for a in alerts.findall("alert")) if alerts is not None else (),
         have_quorum=as_bool(have_quorum) if have_quorum is not None else None,
+        ticket_constraints=tuple(tickets),
     )

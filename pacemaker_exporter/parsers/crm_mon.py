@@ -89,8 +89,10 @@ def parse_crm_mon(data: bytes) -> CrmMonStatus:
     if root.tag == "pacemaker-result":
         fmt = f"pacemaker-result {root.get('api-version', '?')}"
         status = root.find("status")
-        if root.find("summary") is None and status is not None and status.get("code", "0") != "0":
-            errors = "; ".join((e.text or "").strip() for e in status.iter("error") if (e.text or "").strip())
+        errors = "" if status is None else "; ".join(
+            (e.text or "").strip() for e in status.iter("error") if (e.text or "").strip())
+        # crm_mon 2.1.5 reports some failures (e.g. an unreadable CIB_file) with code 0 and an <error>
+        if root.find("summary") is None and status is not None and (status.get("code", "0") != "0" or errors):
             raise CrmMonUnavailable(
                 TOOL, f"{status.get('message', 'error')} (code {status.get('code')}){': ' + errors if errors else ''}"
             )
