@@ -585,6 +585,10 @@ exec sleep infinity
             return False
         return not any(n.get("pending") == "true" for n in nodes)
 
+    def settle(self, i: int) -> None:
+        """Wait (crm_resource --wait) until the partition node i belongs to has no pending actions."""
+        self._settle(i)
+
     def _settle(self, i: int) -> None:
         r = self.exec(i, "crm_resource", "--wait", f"--timeout={int(self.timeout)}s",
                       timeout=self.timeout + 10)
@@ -925,6 +929,8 @@ exec sleep infinity
                 if cfg.get("tickets"):
                     self.grant_ticket()
                 self.exec(first, "crm_resource", "--cleanup", timeout=60)
+                # forget failed/successful fencing actions of earlier drills
+                self.exec(first, "stonith_admin", "--history", "*", "--cleanup", timeout=60)
             self.wait(timeout)
             # nodes that were fenced while alive (partition) stop their own pacemaker once they
             # learn it; make sure everybody is still there after settling
