@@ -6,7 +6,9 @@ and how the health rules are tuned. One definition, so every channel accepts the
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Optional, Tuple
 
 import click
@@ -15,6 +17,9 @@ from pacemaker_exporter.health import HealthSettings, parse_severity_overrides
 from pacemaker_exporter.sources import SourceConfig
 
 F = Callable[..., Any]
+
+#: the embedded sample state behind --demo (see samples/README.md)
+DEMO_CIB = Path(__file__).resolve().parent / "samples" / "demo-cib.xml"
 
 
 @dataclass(frozen=True)
@@ -48,17 +53,23 @@ def collect_options(func: F) -> F:
                   help="Cluster name for labels (default: the CIB's cluster-name, else corosync's cluster_name).")
     @click.option("--severity", "severities", multiple=True, metavar="CODE=SEVERITY",
                   help="Override a finding's severity, e.g. node-standby=ok (repeatable).")
+    @click.option("--demo", is_flag=True,
+                  help="Use the embedded sample cluster state: the real crm_mon renders a saved CIB "
+                       "(CIB_file), no cluster needed.")
     @click.option("--fencing-recent", type=click.FloatRange(0), default=3600.0, show_default=True,
                   help="Seconds during which a completed fencing is reported as fencing-happened.")
     @functools.wraps(func)
     def wrapper(*args: Any, crm_mon_path: str, cibadmin_path: str, corosync_cfgtool_path: str,
                 corosync_quorumtool_path: str, command_timeout: float, corosync: Optional[bool],
                 saved_dir: Optional[str], cluster_name: str, severities: Tuple[str, ...],
-                fencing_recent: float, **kwargs: Any) -> Any:
+                fencing_recent: float, demo: bool, **kwargs: Any) -> Any:
         try:
             overrides = parse_severity_overrides(severities)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--severity") from None
+        if demo:
+            os.environ["CIB_file"] = str(DEMO_CIB)  # passes through to crm_mon and cibadmin
+            corosync = False
         kwargs["collect"] = CollectOptions(
             sources=SourceConfig(
                 crm_mon_path=crm_mon_path, cibadmin_path=cibadmin_path,

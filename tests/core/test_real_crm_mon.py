@@ -42,3 +42,12 @@ def test_broken_cib_file_is_one_line_and_exit_1(tmp_path) -> None:  # type: igno
     err = proc.stderr.decode().strip().splitlines()
     assert len(err) == 1 and err[0].startswith("pacemaker-exporter: cannot collect") and b"Traceback" not in proc.stderr
     assert "Could not connect to the CIB" in err[0]
+
+
+def test_demo_renders_the_embedded_sample() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CIB_file"}
+    proc = subprocess.run([*EXE, "status", "--demo"], env=env, capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    first = proc.stdout.decode().splitlines()[0]
+    assert first.startswith("WARNING: cluster offlinelab") and "nodes 3/3 online" in first
+    assert "failcount-near-threshold" in proc.stdout.decode()
