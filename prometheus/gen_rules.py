@@ -1,0 +1,383 @@
+#!/usr/bin/env python3
+"""Generate prometheus/pacemaker.rules.yml from the health rule table.
+
+    .venv/bin/python prometheus/gen_rules.py            # rewrite prometheus/pacemaker.rules.yml
+    .venv/bin/python prometheus/gen_rules.py --check    # exit 1 if the committed file is stale
+    .venv/bin/python prometheus/gen_rules.py --runbook-base https://git.example.com/pcmk/blob/main/docs/runbooks.md
+
+One alert per finding code of ``pacemaker_exporter.health.RULES`` (so the alerts, the Nagios checks,
+the Zabbix triggers and ``status`` agree), deduplicated across the exporters of one cluster with
+``max by (cluster, code, subject, severity)``, plus the metric-based alerts the findings cannot
+express (exporter down/absent, stale snapshot, failing source, split brain, fencing event counters).
+The output is plain YAML; the committed file is what Prometheus loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pacemaker_exporter.health import RULES, RULES_BY_CODE  # noqa: E402
+
+OUT = ROOT / "prometheus" / "pacemaker.rules.yml"
+RUNBOOK_BASE = "docs/runbooks.md"
+
+# Subject shapes (health.py): node name, "rsc@node" or "rsc", "cluster", ticket id, "link0/node2",
+# constraint id, source name.  The alert adds `node` / `resource` labels parsed from it so that
+# annotations and Alertmanager inhibition can use them.
+NODE, RESOURCE, CLUSTER, TICKET, LINK, OTHER = "node", "resource", "cluster", "ticket", "link", "other"
+
+_ON_NODE = "{{ with $labels.node }} on {{ . }}{{ end }}"
+
+
+@dataclass(frozen=True)
+class FindingAlert:
+    code: str
+    alert: str
+    for_: str
+    kind: str
+    summary: str  # Go template; $labels.cluster, .subject, .node, .resource
+    check: str  # one line for the description: what to look at first
+
+
+FINDING_ALERTS: Tuple[FindingAlert, ...] = (
+    FindingAlert("quorum-lost", "PacemakerQuorumLost", "1m", CLUSTER,
+                 "Cluster {{ $labels.cluster }}: a partition has lost quorum",
+                 "run corosync-quorumtool -s on every node; find which nodes or links are down"),
+    FindingAlert("partition-without-quorum", "PacemakerPartitionWithoutQuorum", "1m", CLUSTER,
+                 "Cluster {{ $labels.cluster }}: resources still run in a partition without quorum",
+                 "risk of split brain: check no-quorum-policy and what the other partition runs"),
+    FindingAlert("no-dc", "PacemakerNoDC", "2m", CLUSTER,
+                 "Cluster {{ $labels.cluster }} has no designated controller (DC)",
+                 "crm_mon -1 on every node; check pacemaker-controld and corosync membership"),
+    FindingAlert("node-unclean", "PacemakerNodeUnclean", "1m", NODE,
+                 "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is UNCLEAN",
+                 "the node must be fenced before its resources can move; check fencing and stonith_admin --history"),
+    FindingAlert("node-offline", "PacemakerNodeOffline", "5m", NODE,
+                 "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is offline",
+                 "is the host up, are corosync and pacemaker running on it?"),
+    FindingAlert("node-pending", "PacemakerNodePending", "10m", NODE,
+                 "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is pending (not joining)",
+                 "check pacemaker on the node and its corosync membership"),
+    FindingAlert("node-standby", "PacemakerNodeStandby", "1h", NODE,
+                 "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is in standby",
+                 "planned maintenance, or on-fail=standby after a failure; bring it back with crm node online"),
+    FindingAlert("node-maintenance", "PacemakerNodeMaintenance", "1h", NODE,
+                 "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is in maintenance mode",
+                 "resources on the node are neither managed nor monitored"),
+    FindingAlert("node-health", "PacemakerNodeHealth", "10m", NODE,
+                 "Cluster {{ $labels.cluster }}: node {{ $labels.node }} health is red or yellow",
+                 "check the #health-* node attributes (crm_attribute -N <node> -G -n ...)"),
+    FindingAlert("pacemakerd-not-running", "PacemakerPacemakerdNotRunning", "5m", NODE,
+                 "Cluster {{ $labels.cluster }}: pacemakerd on {{ $labels.node }} is not running",
+                 "pacemakerd is starting, shutting down or waiting; check the pacemaker log on that node"),
+    FindingAlert("resource-failed", "PacemakerResourceFailed", "2m", RESOURCE,
+                 "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is FAILED" + _ON_NODE,
+                 "crm_mon -1 --inactive; crm_resource --why -r <resource>; then crm_resource --cleanup"),
+    FindingAlert("resource-blocked", "PacemakerResourceBlocked", "1m", RESOURCE,
+                 "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is blocked" + _ON_NODE,
+                 "a stop failed without fencing: fix the cause, then crm_resource --cleanup -r <resource>"),
+    FindingAlert("resource-stopped", "PacemakerResourceStopped", "5m", RESOURCE,
+                 "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is stopped but should run",
+                 "crm_resource --why -r <resource>; check constraints, bans, fail counts and tickets"),
+    FindingAlert("resource-not-promoted", "PacemakerResourceNotPromoted", "5m", RESOURCE,
+                 "Cluster {{ $labels.cluster }}: promotable clone {{ $labels.resource }} has no promoted instance",
+                 "check the promotion scores (crm_simulate -sL) and the agent's logs"),
+    FindingAlert("resource-multi-active", "PacemakerResourceMultiActive", "1m", RESOURCE,
+                 "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is active on more than one node",
+                 "data corruption risk: stop the extra instance; check multiple-active policy and fencing"),
+    FindingAlert("resource-unmanaged", "PacemakerResourceUnmanaged", "30m", RESOURCE,
+                 "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is unmanaged" + _ON_NODE,
+                 "Pacemaker neither starts nor recovers it; crm_resource --meta -r <resource> -d is-managed"),
+    FindingAlert("resource-orphaned", "PacemakerResourceOrphaned", "30m", RESOURCE,
+                 "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} runs but is not configured",
+                 "stop it by hand or re-add its configuration, then crm_resource --cleanup"),
+    FindingAlert("failed-action", "PacemakerFailedAction", "1m", RESOURCE,
+                 "Cluster {{ $labels.cluster }}: an operation of {{ $labels.resource }} failed" + _ON_NODE,
+                 "crm_mon -1 --show-detail lists the failed action; after fixing: crm_resource --cleanup -r <resource>"),
+    FindingAlert("failcount-at-threshold", "PacemakerFailcountAtThreshold", "1m", RESOURCE,
+                 "Cluster {{ $labels.cluster }}: {{ $labels.resource }} reached migration-threshold" + _ON_NODE,
+                 "the resource is banned from that node until crm_resource --cleanup (or failure-timeout)"),
+    FindingAlert("failcount-near-threshold", "PacemakerFailcountNearThreshold", "5m", RESOURCE,
+                 "Cluster {{ $labels.cluster }}: {{ $labels.resource }} is one failure away from migration-threshold"
+                 + _ON_NODE,
+                 "crm_failcount -G -r <resource> -N <node>; find why it keeps failing"),
+    FindingAlert("fencing-failed", "PacemakerFencingFailed", "0m", NODE,
+                 "Cluster {{ $labels.cluster }}: fencing of node {{ $labels.node }} failed",
+                 "stonith_admin --history <node>; check the fence device; the node may still run resources"),
+    FindingAlert("fencing-pending", "PacemakerFencingPending", "5m", NODE,
+                 "Cluster {{ $labels.cluster }}: fencing of node {{ $labels.node }} has been in progress for long",
+                 "stonith_admin --history <node> --verbose; is the fence device reachable?"),
+    FindingAlert("fencing-happened", "PacemakerNodeFenced", "0m", NODE,
+                 "Cluster {{ $labels.cluster }}: node {{ $labels.node }} was fenced",
+                 "find why the node was lost (its logs, the DC's pacemaker log), then bring it back"),
+    FindingAlert("ticket-revoked", "PacemakerTicketRevoked", "5m", TICKET,
+                 "Cluster {{ $labels.cluster }}: ticket {{ $labels.ticket }} is revoked",
+                 "crm_ticket --info; the resources that depend on the ticket are stopped here"),
+    FindingAlert("ticket-standby", "PacemakerTicketStandby", "15m", TICKET,
+                 "Cluster {{ $labels.cluster }}: ticket {{ $labels.ticket }} is in standby",
+                 "crm_ticket --info; activate it with crm_ticket --ticket <id> --activate"),
+    FindingAlert("corosync-link-faulty", "PacemakerCorosyncLinkFaulty", "5m", LINK,
+                 "Cluster {{ $labels.cluster }}: corosync {{ $labels.subject }} is down (redundancy lost)",
+                 "corosync-cfgtool -s on every node; check the NICs and switches of that link"),
+    FindingAlert("qdevice-not-voting", "PacemakerQdeviceNotVoting", "5m", CLUSTER,
+                 "Cluster {{ $labels.cluster }}: the quorum device casts no vote",
+                 "corosync-qdevice-tool -sv; is corosync-qnetd reachable?"),
+    FindingAlert("stonith-disabled", "PacemakerStonithDisabled", "30m", CLUSTER,
+                 "Cluster {{ $labels.cluster }}: fencing is disabled (stonith-enabled=false)",
+                 "enable fencing: crm_attribute -t crm_config -n stonith-enabled -v true"),
+    FindingAlert("maintenance-mode", "PacemakerMaintenanceModeTooLong", "1h", CLUSTER,
+                 "Cluster {{ $labels.cluster }} has been in maintenance mode for over an hour",
+                 "finish the maintenance: crm_attribute -t crm_config -n maintenance-mode -v false"),
+    FindingAlert("stop-all-resources", "PacemakerStopAllResources", "15m", CLUSTER,
+                 "Cluster {{ $labels.cluster }}: stop-all-resources is set",
+                 "crm_attribute -t crm_config -n stop-all-resources -v false"),
+    FindingAlert("no-quorum-policy-ignore", "PacemakerNoQuorumPolicyIgnore", "1h", CLUSTER,
+                 "Cluster {{ $labels.cluster }}: no-quorum-policy=ignore on 3 or more nodes",
+                 "crm_attribute -t crm_config -n no-quorum-policy -v stop"),
+    FindingAlert("two-node-without-wait-for-all", "PacemakerTwoNodeWithoutWaitForAll", "1h", CLUSTER,
+                 "Cluster {{ $labels.cluster }}: corosync two_node without wait_for_all",
+                 "set wait_for_all: 1 in the quorum section of corosync.conf on both nodes"),
+    FindingAlert("cli-constraint-leftover", "PacemakerCliConstraintLeftover", "1h", OTHER,
+                 "Cluster {{ $labels.cluster }}: constraint {{ $labels.subject }} was left by a move or ban",
+                 "crm_resource --clear -r <resource> once the move is no longer wanted"),
+    FindingAlert("resource-without-monitor", "PacemakerResourceWithoutMonitor", "1h", RESOURCE,
+                 "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} has no recurring monitor",
+                 "add op monitor interval=... so that its failures are seen"),
+    FindingAlert("mixed-version", "PacemakerMixedVersion", "12h", CLUSTER,
+                 "Cluster {{ $labels.cluster }}: nodes run different Pacemaker versions",
+                 "finish the rolling upgrade"),
+)
+
+#: finding codes covered by a metric-based alert instead (the finding is per exporter: the alert keeps
+#: the instance, which the cluster-wide dedup would drop)
+METRIC_COVERED = {"source-failed": "PacemakerSourceFailed"}
+
+
+@dataclass(frozen=True)
+class MetricAlert:
+    alert: str
+    expr: str
+    for_: str
+    severity: str
+    summary: str
+    description: str
+    labels: Optional[Dict[str, str]] = None
+
+
+_EXPORTERS_SEEN = "last_over_time(pacemaker_up[1d])"
+
+METRIC_ALERTS: Tuple[MetricAlert, ...] = (
+    MetricAlert(
+        "PacemakerExporterDown",
+        # job-agnostic: any target that exposed pacemaker_up in the last day; cluster from the exporter's series
+        f"(up == 0) * on (job, instance) group_left (cluster)\n  max by (job, instance, cluster) ({_EXPORTERS_SEEN})",
+        "2m", "warning",
+        "Cluster {{ $labels.cluster }}: exporter {{ $labels.instance }} is down",
+        "Prometheus cannot scrape the pacemaker-exporter at {{ $labels.instance }} (job {{ $labels.job }}). "
+        "The node may be down (see the node alerts of the cluster) or only the exporter stopped.",
+    ),
+    MetricAlert(
+        "PacemakerClusterAbsent",
+        f"group by (cluster) ({_EXPORTERS_SEEN})\n  unless on (cluster) group by (cluster) (pacemaker_up)",
+        "5m", "critical",
+        "Cluster {{ $labels.cluster }}: no exporter reports any more",
+        "Every exporter of cluster {{ $labels.cluster }} stopped reporting (it reported during the last day). "
+        "The whole cluster is unmonitored: check the hosts, the exporters and the network to them.",
+    ),
+    MetricAlert(
+        "PacemakerExportersAbsent",
+        "absent(pacemaker_up)",
+        "10m", "warning",
+        "No pacemaker-exporter reports to this Prometheus",
+        "No series pacemaker_up at all: the scrape configuration lost the exporters, or every exporter is down.",
+    ),
+    MetricAlert(
+        "PacemakerSnapshotStale",
+        "pacemaker_exporter_snapshot_age_seconds > 180",
+        "2m", "warning",
+        "Cluster {{ $labels.cluster }}: exporter {{ $labels.instance }} serves a stale snapshot",
+        "The snapshot served by {{ $labels.instance }} is {{ $value | humanizeDuration }} old: its collections "
+        "hang or fail (check its log and pacemaker_exporter_source_duration_seconds).",
+    ),
+    MetricAlert(
+        "PacemakerSourceFailed",
+        "pacemaker_exporter_source_up == 0",
+        "5m", "warning",
+        "Cluster {{ $labels.cluster }}: {{ $labels.source }} fails on exporter {{ $labels.instance }}",
+        "The command {{ $labels.source }} failed or timed out on {{ $labels.instance }} for 5 minutes; "
+        "the findings that need it are missing there. pacemaker_exporter_source_errors_total tells the kind.",
+    ),
+    MetricAlert(
+        "PacemakerSplitBrainMultipleDC",
+        "count by (cluster) (count by (cluster, node) (pacemaker_dc_info == 1)) > 1",
+        "1m", "critical",
+        "Cluster {{ $labels.cluster }}: {{ $value }} different DCs (split brain)",
+        "The exporters of cluster {{ $labels.cluster }} name {{ $value }} different designated controllers: "
+        "the cluster is partitioned. With fencing the partitions fence each other; without it both may run "
+        "the same resources.",
+    ),
+    MetricAlert(
+        "PacemakerSplitBrainQuorate",
+        "count by (cluster) (\n  count by (cluster, node) (\n    pacemaker_dc_info == 1\n"
+        "    and on (job, instance) pacemaker_quorate == 1))\n  > 1",
+        "0m", "critical",
+        "Cluster {{ $labels.cluster }}: {{ $value }} partitions claim quorum",
+        "{{ $value }} partitions of cluster {{ $labels.cluster }} each have a DC and claim quorum: the quorum "
+        "configuration is broken (expected_votes, two_node, qdevice). Resources may run twice.",
+    ),
+    MetricAlert(
+        "PacemakerFencingEvent",
+        # a counter that grew, or appeared, in the last 10 minutes on an exporter that was already up
+        # 10 minutes ago (so a restart of Prometheus or of an exporter replays no old events)
+        "max by (cluster, target, action, result) (\n"
+        "    increase(pacemaker_fencing_events_total[10m]) > 0\n"
+        "  or (\n"
+        "    pacemaker_fencing_events_total unless pacemaker_fencing_events_total offset 10m)\n"
+        "    and on (job, instance) (pacemaker_exporter_snapshot_timestamp_seconds offset 10m))",
+        "0m", "",
+        "Cluster {{ $labels.cluster }}: fencing ({{ $labels.action }}) of {{ $labels.target }}: {{ $labels.result }}",
+        "The alert agent recorded a fencing event in the last 10 minutes: {{ $labels.action }} of "
+        "{{ $labels.target }}, {{ $labels.result }}. It resolves 10 minutes after the last event.",
+        labels={"severity": '{{ if eq $labels.result "success" }}warning{{ else }}critical{{ end }}'},
+    ),
+)
+
+
+def _finding_expr(fa: FindingAlert) -> str:
+    base = (f'max by (cluster, code, subject, severity) (pacemaker_finding{{code="{fa.code}"}} == 1)')
+    if fa.kind == NODE:
+        return f'label_replace(\n  {base},\n  "node", "$1", "subject", "(.+)")'
+    if fa.kind == RESOURCE:
+        return ('label_replace(label_replace(\n'
+                f'  {base},\n'
+                '  "resource", "$1", "subject", "([^@]+).*"),\n'
+                '  "node", "$1", "subject", "[^@]+@(.+)")')
+    if fa.kind == TICKET:
+        return f'label_replace(\n  {base},\n  "ticket", "$1", "subject", "(.+)")'
+    return base
+
+
+def anchor(alert: str) -> str:
+    return alert.lower()
+
+
+def annotations(alert: str, runbook_base: str = RUNBOOK_BASE) -> Dict[str, str]:
+    """summary, description and runbook_url of an alert (Go templates)."""
+    url = f"{runbook_base}#{anchor(alert)}"
+    for fa in FINDING_ALERTS:
+        if fa.alert == alert:
+            rule = RULES_BY_CODE[fa.code]
+            desc = (f"{rule.meaning}. Finding {fa.code} (subject {{{{ $labels.subject }}}}) reported by the "
+                    f"exporters of cluster {{{{ $labels.cluster }}}}. First check: {fa.check}. "
+                    f"Details: pacemaker-exporter status on a node of the cluster.")
+            return {"summary": fa.summary, "description": desc, "runbook_url": url}
+    for ma in METRIC_ALERTS:
+        if ma.alert == alert:
+            return {"summary": ma.summary, "description": ma.description, "runbook_url": url}
+    raise KeyError(alert)
+
+
+def _q(s: str) -> str:
+    """A YAML double-quoted scalar (JSON string syntax is valid YAML)."""
+    import json
+
+    return json.dumps(s, ensure_ascii=False)
+
+
+def _rule_yaml(kind: str, name: str, expr: str, for_: Optional[str], labels: Dict[str, str],
+               annotations: Dict[str, str]) -> List[str]:
+    out = [f"      - {kind}: {name}"]
+    if "\n" in expr:
+        out.append("        expr: |-")
+        out += [f"          {line}" for line in expr.splitlines()]
+    else:
+        out.append(f"        expr: {_q(expr)}")
+    if for_ is not None:
+        out.append(f"        for: {for_}")
+    if labels:
+        out.append("        labels:")
+        out += [f"          {k}: {_q(v)}" for k, v in labels.items()]
+    if annotations:
+        out.append("        annotations:")
+        out += [f"          {k}: {_q(v)}" for k, v in annotations.items()]
+    return out
+
+
+RECORDING: Tuple[Tuple[str, str], ...] = (
+    ("cluster:pacemaker_finding:max",
+     "max by (cluster, code, subject, severity) (pacemaker_finding == 1)"),
+    ("cluster:pacemaker_findings:count",
+     "count by (cluster, severity) (cluster:pacemaker_finding:max)"),
+    ("cluster:pacemaker_quorate:max", "max by (cluster) (pacemaker_quorate)"),
+    ("cluster:pacemaker_dc:count", "count by (cluster) (count by (cluster, node) (pacemaker_dc_info == 1))"),
+    ("cluster:pacemaker_nodes_online:max",
+     'max by (cluster) (sum by (cluster, job, instance) (pacemaker_node_status{status="online"}))'),
+    ("cluster:pacemaker_exporters_up:count", "count by (cluster) (pacemaker_up)"),
+)
+
+
+def render(runbook_base: str = RUNBOOK_BASE) -> str:
+    lines = [
+        "# GENERATED by prometheus/gen_rules.py from pacemaker_exporter/health.py: edit the generator, not this file.",
+        "# Load with rule_files: [pacemaker.rules.yml] (docs/alerting.md); unit tests: prometheus/tests/.",
+        "# One alert per health finding code, deduplicated across the exporters of one cluster;",
+        "# severity comes from the finding's severity label (the exporter's --severity overrides).",
+        "groups:",
+        "  - name: pacemaker-recording",
+        "    rules:",
+    ]
+    for record, expr in RECORDING:
+        lines += _rule_yaml("record", record, expr, None, {}, {})
+    lines += ["", "  - name: pacemaker-findings", "    rules:"]
+    for fa in FINDING_ALERTS:
+        lines += _rule_yaml("alert", fa.alert, _finding_expr(fa), fa.for_,
+                            {"severity": "{{ $labels.severity }}", "category": RULES_BY_CODE[fa.code].category},
+                            annotations(fa.alert, runbook_base))
+    lines += ["", "  - name: pacemaker-exporter-and-cluster", "    rules:"]
+    for ma in METRIC_ALERTS:
+        labels = dict(ma.labels or {})
+        if ma.severity:
+            labels.setdefault("severity", ma.severity)
+        lines += _rule_yaml("alert", ma.alert, ma.expr, ma.for_, labels, annotations(ma.alert, runbook_base))
+    return "\n".join(lines) + "\n"
+
+
+def all_alert_names() -> List[str]:
+    return [fa.alert for fa in FINDING_ALERTS] + [ma.alert for ma in METRIC_ALERTS]
+
+
+def uncovered_codes() -> List[str]:
+    covered = {fa.code for fa in FINDING_ALERTS} | set(METRIC_COVERED)
+    return [r.code for r in RULES if r.code not in covered]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true", help="exit 1 if the committed file differs")
+    ap.add_argument("--runbook-base", default=RUNBOOK_BASE, help="URL of docs/runbooks.md [%(default)s]")
+    ap.add_argument("-o", "--output", default=str(OUT))
+    a = ap.parse_args(argv)
+    missing = uncovered_codes()
+    if missing:
+        print(f"finding codes without an alert: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    text = render(a.runbook_base)
+    out = Path(a.output)
+    if a.check:
+        if not out.exists() or out.read_text() != text:
+            print(f"{out} is stale: run prometheus/gen_rules.py", file=sys.stderr)
+            return 1
+        return 0
+    out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
