@@ -5,7 +5,7 @@ with the real Pacemaker 2.1.5 tools.  These tests prove it:
 
 * every crm_mon.xml with root <pacemaker-result> validates against crm_mon's own
   API schema (except the explicit EXPECTED_INVALID set, see below);
-* the legacy one has root <crm_mon>;
+* the legacy one has root <crm_mon> and validates against crm_mon.rng;
 * every scenario has crm_mon.xml and crm_mon.xml.rc (and a DESCRIPTION, a cibadmin.xml);
 * re-running the real crm_mon on the committed cibadmin.xml gives the same
   <node>/<resource> ids as the committed crm_mon.xml (reproducible from the CIB).
@@ -24,6 +24,7 @@ from lxml import etree
 SCENARIOS_DIR = Path(__file__).parent / "fixtures" / "scenarios"
 SCENARIOS = sorted(p.name for p in SCENARIOS_DIR.iterdir() if p.is_dir()) if SCENARIOS_DIR.is_dir() else []
 API_RNG = Path("/usr/share/pacemaker/api/api-result.rng")
+LEGACY_RNG = Path("/usr/share/pacemaker/crm_mon.rng")  # schema of `crm_mon --as-xml`
 HAVE_CRM_MON = shutil.which("crm_mon") is not None
 
 # scenarios rendered with the legacy `crm_mon --as-xml` (root <crm_mon>)
@@ -100,6 +101,14 @@ def test_validates_against_api_schema(name, api_schema):
         assert not valid, f"{name} now validates: remove it from EXPECTED_INVALID"
     else:
         assert valid, f"{name}: {api_schema.error_log.last_error}"
+
+
+@pytest.mark.parametrize("name", sorted(set(SCENARIOS) & LEGACY))
+def test_legacy_validates_against_crm_mon_rng(name):
+    if not LEGACY_RNG.exists():
+        pytest.skip(f"{LEGACY_RNG} not installed")
+    schema = etree.RelaxNG(etree.parse(str(LEGACY_RNG)))
+    assert schema.validate(_root(SCENARIOS_DIR / name / "crm_mon.xml")), schema.error_log.last_error
 
 
 @needs_crm_mon
