@@ -1,0 +1,250 @@
+"""Where a check gets its snapshot: the local commands, saved outputs (`--from DIR`), or the
+exporter's `/snapshot.json` (`--exporter-url`). Whatever the way, the findings come from
+`health.evaluate` run here with the check's own settings (`--severity`, `--since`), so a check
+reading the exporter agrees with one running crm_mon itself.
+
+Every way of failing becomes `DataUnavailable` with one line for a person; the check turns it
+into UNKNOWN (exit 3).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+from urllib.parse import urlsplit, urlunsplit
+
+from pacemaker_exporter.collect import Collector
+from pacemaker_exporter.health import Finding, HealthSettings, evaluate
+from pacemaker_exporter.model import FenceEvent, Snapshot
+from pacemaker_exporter.options import CollectOptions
+from pacemaker_exporter.serialize import SnapshotFormatError, load_document
+from pacemaker_exporter.sources import PERMISSION_HINT, SAVED_FILES
+
+_log = logging.getLogger("nagiosplugin")
+
+#: what a person calls each source in a message
+SOURCE_COMMANDS = {
+    "crm_mon": "crm_mon",
+    "cibadmin": "cibadmin --query",
+    "corosync-cfgtool-s": "corosync-cfgtool -s",
+    "corosync-cfgtool-n": "corosync-cfgtool -n",
+    "corosync-quorumtool": "corosync-quorumtool -s",
+}
+
+
+class DataUnavailable(Exception):
+    """The check cannot have the data it needs; str() is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class ExporterOptions:
+    url: str
+    ca_file: Optional[str] = None
+    insecure: bool = False
+    username: Optional[str] = None
+    password: Optional[str] = None
+    #: a snapshot older than this (seconds) is refused: the exporter is stuck
+    max_age: float = 300.0
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    collect: CollectOptions
+    exporter: Optional[ExporterOptions] = None
+    #: the alert agent's event store (fencing events); '' to not read it
+    events_db: str = ""
+    #: the whole check's time budget (seconds); commands and HTTP get less than that
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Data:
+    snapshot: Snapshot
+    findings: Tuple[Finding, ...]
+    origin: str  # "local", "saved DIR", "exporter URL"
+    #: fencing events taken from the event store (also merged into the snapshot)
+    stored_fencing: int = 0
+
+
+def _budget(timeout: float) -> float:
+    """What a command or a request may take so the check still answers before -t."""
+    return max(0.5, min(timeout * 0.8, timeout - 1.0)) if timeout > 0 else 30.0
+
+
+def load(opts: DataOptions, health: Optional[HealthSettings] = None) -> Data:
+    health = health or opts.collect.health
+    if opts.exporter is not None:
+        snapshot = _from_exporter(opts.exporter, _budget(opts.timeout))
+        origin = f"exporter {opts.exporter.url}"
+    else:
+        snapshot = _collect(opts)
+        origin = f"saved outputs in {opts.collect.sources.saved_dir}" if opts.collect.sources.saved_dir else "local"
+    stored = 0
+    if opts.events_db:
+        snapshot, stored = merge_stored_fencing(snapshot, opts.events_db, health.fencing_recent_seconds)
+    return Data(snapshot, evaluate(snapshot, health), origin, stored)
+
+
+def _collect(opts: DataOptions) -> Snapshot:
+    sources = opts.collect.sources
+    if opts.timeout > 0 and sources.timeout > _budget(opts.timeout):
+        sources = dataclasses.replace(sources, timeout=_budget(opts.timeout))
+    collector = Collector(sources, opts.collect.cluster_name)
+    try:
+        return collector.collect()
+    finally:
+        collector.close()
+
+
+def _exporter_url(url: str) -> str:
+    """`https://host:9664` and `https://host:9664/` mean its /snapshot.json."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise DataUnavailable(f"bad --exporter-url {url!r}: use http(s)://HOST:PORT[/snapshot.json]")
+    if parts.path in ("", "/"):
+        parts = parts._replace(path="/snapshot.json")
+    return urlunsplit(parts)
+
+
+def _from_exporter(opts: ExporterOptions, timeout: float) -> Snapshot:
+    import requests  # only this way needs it; keeps `--from` checks fast to start
+
+    url = _exporter_url(opts.url)
+    verify: object = False if opts.insecure else (opts.ca_file or True)
+    auth = (opts.username, opts.password or "") if opts.username else None
+    _log.info("GET %s (timeout %.1fs)", url, timeout)
+    try:
+        resp = requests.get(url, timeout=timeout, verify=verify, auth=auth,  # type: ignore[arg-type]
+                            headers={"Accept": "application/json"})
+    except requests.exceptions.SSLError as exc:
+        raise DataUnavailable(f"exporter {url}: TLS verification failed ({_short(exc)}); "
+                              f"give its CA with --ca-file (or --insecure)") from None
+    except requests.exceptions.Timeout:
+        raise DataUnavailable(f"exporter {url} did not answer within {timeout:g}s") from None
+    except requests.exceptions.ConnectionError as exc:
+        raise DataUnavailable(f"exporter {url} unreachable: {_short(exc)}") from None
+    except requests.exceptions.RequestException as exc:
+        raise DataUnavailable(f"exporter {url}: {_short(exc)}") from None
+    if resp.status_code == 401:
+        what = "refused the credentials" if auth else "requires credentials (--username/--password)"
+        raise DataUnavailable(f"exporter {url} {what} (HTTP 401)")
+    if resp.status_code != 200:
+        raise DataUnavailable(f"exporter {url} answered HTTP {resp.status_code} {resp.reason}")
+    try:
+        doc = json.loads(resp.content)
+        snapshot, _ = load_document(doc)
+    except (ValueError, SnapshotFormatError) as exc:
+        raise DataUnavailable(f"exporter {url} sent no snapshot document: {_short(exc)}") from None
+    age = time.time() - snapshot.taken_at
+    if opts.max_age > 0 and age > opts.max_age:
+        raise DataUnavailable(f"exporter {url} serves a snapshot {int(age)}s old (more than --max-age "
+                              f"{opts.max_age:g}s): is its refresh stuck?")
+    return snapshot
+
+
+def _short(exc: BaseException) -> str:
+    """The reason inside a requests/urllib3 error, on one line ("Connection refused")."""
+    text = " ".join(str(exc).split())
+    for pattern in (r"\[Errno -?\d+\] ([^'\")\]]+)", r"(certificate verify failed[^'\")\]]*)",
+                    r"(Read timed out[^'\")\]]*)"):
+        m = re.search(pattern, text)
+        if m:
+            return m.group(1).strip(" .")
+    return text[:200]
+
+
+def require(snapshot: Snapshot, origin: str, *alternatives: Tuple[str, ...]) -> None:
+    """Each argument is a group of sources of which at least one must have worked.
+
+    Raises DataUnavailable naming the first failed source of the first unmet group.
+    """
+    for group in alternatives:
+        results = [snapshot.source(name) for name in group]
+        if any(r is not None and r.ok for r in results):
+            continue
+        raise DataUnavailable(_why(group, [r for r in results], origin))
+
+
+def _why(group: Tuple[str, ...], results: List, origin: str) -> str:  # type: ignore[type-arg]
+    for name, r in zip(group, results):
+        if r is not None and r.state == "failed":
+            msg = r.error or f"{SOURCE_COMMANDS.get(name, name)} failed ({r.error_kind})"
+            if r.error_kind == "permission" and "haclient" not in msg:
+                msg += f": {PERMISSION_HINT}"
+            if r.error_kind == "parse":
+                msg = f"{SOURCE_COMMANDS.get(name, name)} gave unreadable output: {msg}"
+            return msg
+    name = group[0]
+    command = SOURCE_COMMANDS.get(name, name)
+    for r in results:
+        if r is not None and r.state == "skipped" and origin.startswith("saved"):
+            return f"no {command} output among the {origin} ({SAVED_FILES.get(name, name)} missing)"
+    return f"no {command} output in this snapshot (not run here: is it installed, is corosync running?)"
+
+
+# --- the alert agent's event store --------------------------------------------------------------
+
+
+def merge_stored_fencing(snapshot: Snapshot, path: str, since_seconds: float) -> Tuple[Snapshot, int]:
+    """Add fencing events the alert agent stored that crm_mon's history lacks (history cleaned,
+    saved outputs, a fencer restarted), so the one fencing rule sees them. A missing or
+    unreadable store adds nothing (it is optional)."""
+    if not os.path.exists(path):
+        return snapshot, 0
+    try:
+        from pacemaker_exporter.events import EventStore, EventStoreError
+    except ImportError:  # pragma: no cover - the store ships with the package
+        return snapshot, 0
+    try:
+        with EventStore(path, readonly=True) as store:
+            events = store.recent(since=snapshot.taken_at - since_seconds, kind="fencing", limit=200)
+    except (EventStoreError, OSError) as exc:
+        _log.warning("event store %s not read: %s", path, exc)
+        return snapshot, 0
+    known = [(e.target, e.completed) for e in snapshot.fence_events]
+    added: List[FenceEvent] = []
+    for ev in events:
+        if any(t == ev.node and c is not None and abs(c - ev.timestamp) < 30 for t, c in known):
+            continue
+        added.append(FenceEvent(target=ev.node, action=_fence_action(ev.task, ev.desc),
+                                status="success" if ev.rc == 0 else "failed",
+                                delegate=_fence_delegate(ev.desc), completed=ev.timestamp,
+                                exit_reason="" if ev.rc == 0 else _fence_reason(ev.desc),
+                                origin="alert event store"))
+    if not added:
+        return snapshot, 0
+    merged = sorted(list(snapshot.fence_events) + added, key=_newest_first)
+    return dataclasses.replace(snapshot, fence_events=tuple(merged)), len(added)
+
+
+def _newest_first(e: FenceEvent) -> Tuple[int, float]:
+    # pending events (no completion time) stay first, as crm_mon lists them
+    return (0 if e.completed is None else 1, -(e.completed or 0.0))
+
+
+def _fence_action(task: str, desc: str) -> str:
+    words = desc.split()
+    if len(words) > 1 and words[0] == "Operation":
+        return words[1]
+    return task if task and not task.startswith("st_") else "reboot"
+
+
+def _fence_delegate(desc: str) -> str:
+    # "Operation reboot of n3 by n1 for pacemaker-controld...": the delegate is "n1"
+    words = desc.split()
+    if "by" in words:
+        i = words.index("by")
+        if i + 1 < len(words) and words[i + 1] != "the":
+            return words[i + 1]
+    return ""
+
+
+def _fence_reason(desc: str) -> str:
+    reason = desc.rsplit(":", 1)[-1].split("(ref=")[0].strip() if ":" in desc else ""
+    return reason
