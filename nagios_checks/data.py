@@ -117,6 +117,10 @@ def _from_exporter(opts: ExporterOptions, timeout: float) -> Snapshot:
 
     url = _exporter_url(opts.url)
     verify: object = False if opts.insecure else (opts.ca_file or True)
+    if opts.insecure:  # asked for: no warning on stderr at every run
+        import urllib3
+
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     auth = (opts.username, opts.password or "") if opts.username else None
     _log.info("GET %s (timeout %.1fs)", url, timeout)
     try:
