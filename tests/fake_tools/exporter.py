@@ -62,7 +62,7 @@ class Exporter:
         return self.proc.returncode
 
     def __enter__(self) -> Exporter:
-        return self.start()
+        return self if self.proc is not None else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

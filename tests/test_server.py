@@ -1,0 +1,261 @@
+"""The HTTP server: endpoints, the cache, event-store integration, TLS and basic auth (real openssl certs)."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import List
+
+import bcrypt
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from pacemaker_exporter.events import EventStore, notify, parse_alert_env
+from pacemaker_exporter.serialize import load_document
+from pacemaker_exporter.webconfig import WebConfigError, _MiniYaml, load_web_config
+from tests.fake_tools.exporter import Exporter
+from tests.test_faults import value
+
+ROOT = Path(__file__).resolve().parent.parent
+SCEN = ROOT / "tests" / "fixtures" / "scenarios"
+CIB = {"CIB_file": str(SCEN / "healthy-3node" / "cibadmin.xml")}
+
+
+@pytest.fixture(scope="module")
+def exporter(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    log = tmp_path_factory.mktemp("srv") / "log"
+    with Exporter(["--refresh-interval", "60", "--log.format", "json"], env=CIB, log_path=log) as exp:
+        yield exp
+
+
+def test_landing_page_links_everything(exporter: Exporter) -> None:
+    r = requests.get(exporter.url + "/", timeout=5)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+    for link in ("/metrics", "/snapshot.json", "/-/healthy", "/-/ready"):
+        assert f'href="{link}"' in r.text
+        assert requests.get(exporter.url + link, timeout=5).status_code == 200
+    assert requests.get(exporter.url + "/nope", timeout=5).status_code == 404
+    assert requests.post(exporter.url + "/metrics", timeout=5).status_code == 405
+
+
+def test_metrics_plain_and_gzip_are_the_same(exporter: Exporter) -> None:
+    plain = requests.get(exporter.url + "/metrics", headers={"Accept-Encoding": "identity"}, timeout=5)
+    assert plain.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    raw = requests.get(exporter.url + "/metrics", headers={"Accept-Encoding": "gzip"}, timeout=5, stream=True)
+    assert raw.headers["Content-Encoding"] == "gzip"
+    body = gzip.decompress(raw.raw.read(decode_content=False)).decode()
+    strip = [line for line in body.splitlines() if "snapshot_age" not in line and "scrapes_total" not in line]
+    assert strip == [line for line in plain.text.splitlines()
+                     if "snapshot_age" not in line and "scrapes_total" not in line]
+    assert value(plain.text, "pacemaker_up", cluster="offlinelab") == 1
+    list(text_string_to_metric_families(body))  # parses
+
+
+def test_snapshot_json_is_the_served_snapshot(exporter: Exporter) -> None:
+    doc = requests.get(exporter.url + "/snapshot.json", timeout=5).json()
+    snapshot, findings = load_document(doc)
+    assert snapshot.cluster_name == "offlinelab" and len(snapshot.nodes) == 3
+    metrics = requests.get(exporter.url + "/metrics", timeout=5).text
+    assert value(metrics, "pacemaker_exporter_snapshot_timestamp_seconds") == pytest.approx(snapshot.taken_at)
+
+
+def test_cache_one_crm_mon_run_for_many_concurrent_scrapes(exporter: Exporter) -> None:
+    latencies: List[float] = []
+
+    def scrape() -> None:
+        for _ in range(10):
+            t0 = time.monotonic()
+            assert requests.get(exporter.url + "/metrics", timeout=5).status_code == 200
+            latencies.append(time.monotonic() - t0)
+
+    threads = [threading.Thread(target=scrape) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    text = requests.get(exporter.url + "/metrics", timeout=5).text
+    assert value(text, "pacemaker_exporter_command_runs_total", source="crm_mon") == 1
+    assert value(text, "pacemaker_exporter_collections_total") == 1
+    assert value(text, "pacemaker_exporter_scrapes_total") >= 100  # type: ignore[operator]
+    latencies.sort()
+    assert latencies[len(latencies) // 2] < 0.05
+
+
+def test_log_lines_are_json(exporter: Exporter) -> None:
+    import json
+
+    assert exporter.log_path is not None
+    lines = [json.loads(line) for line in exporter.log_path.read_text().splitlines()]
+    assert any(d["msg"] == "listening" for d in lines)
+    assert all({"ts", "level", "msg"} <= d.keys() for d in lines)
+
+
+def test_events_counters_and_notify_refresh(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    sock = tmp_path / "notify.sock"
+    with EventStore(str(db)) as store:
+        env = dict(line.split("=", 1) for line in
+                   (ROOT / "tests/fixtures/alert-env/fencing-1.env").read_text().splitlines() if "=" in line)
+        store.record(parse_alert_env(env))
+    with Exporter(["--refresh-interval", "600", "--events.db", str(db), "--events.notify-socket", str(sock)],
+                  env=CIB) as exp:
+        text = requests.get(exp.url + "/metrics", timeout=10).text
+        fencing = [s for f in text_string_to_metric_families(text) for s in f.samples
+                   if s.name == "pacemaker_fencing_events_total"]
+        assert len(fencing) == 1 and fencing[0].value == 1 and fencing[0].labels["target"] == "n3"
+        assert value(text, "pacemaker_exporter_events_store_up") == 1
+        before = value(text, "pacemaker_exporter_collections_total")
+        time.sleep(1.1)  # refreshes on events are at least a second apart
+        assert notify(str(sock))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            text = requests.get(exp.url + "/metrics", timeout=10).text
+            if value(text, "pacemaker_exporter_collections_total") > before:  # type: ignore[operator]
+                break
+            time.sleep(0.05)
+        assert value(text, "pacemaker_exporter_collections_total") == before + 1  # type: ignore[operator]
+
+
+def test_events_store_missing_is_reported_not_fatal(tmp_path: Path) -> None:
+    with Exporter(["--events.db", str(tmp_path / "none.db")], env=CIB) as exp:
+        text = requests.get(exp.url + "/metrics", timeout=10).text
+        assert value(text, "pacemaker_exporter_events_store_up") == 0
+        assert value(text, "pacemaker_up") == 1
+
+
+# --- web config ---------------------------------------------------------------------------------
+
+
+def test_mini_yaml_subset() -> None:
+    doc = _MiniYaml("""
+# comment
+tls_server_config:
+  cert_file: "/a b/c.crt"   # trailing comment
+  key_file: '/k.key'
+  cipher_suites: [TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384]
+http_server_config:
+  headers: {X-Frame-Options: deny}
+basic_auth_users:
+  alice: $2b$12$hNf2lSsxfm0.i4a.1kVpSOVyBCfIB51VRjgBUyv6kdnyTlgWj81Ay
+list:
+  - a
+  - "b"
+""").parse()
+    assert doc["tls_server_config"] == {"cert_file": "/a b/c.crt", "key_file": "/k.key",
+                                        "cipher_suites": ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"]}
+    assert doc["http_server_config"] == {"headers": {"X-Frame-Options": "deny"}}
+    assert doc["basic_auth_users"]["alice"].startswith("$2b$12$")
+    assert doc["list"] == ["a", "b"]
+
+
+@pytest.mark.parametrize("text, error", [
+    ("basic_auth_users:\n  bob: plain\n", "not a bcrypt hash"),
+    ("tls_server_config:\n  cert_file: /x\n", "needs both cert_file and key_file"),
+    ("tls_config:\n  a: b\n", "unsupported keys"),
+    ("tls_server_config:\n  cert_file: /nonexistent.crt\n  key_file: /nonexistent.key\n", "cannot load"),
+    ("a: [\n", "."),
+])
+def test_web_config_errors(tmp_path: Path, text: str, error: str) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text(text)
+    with pytest.raises(WebConfigError, match=error):
+        load_web_config(str(path))
+
+
+def test_bad_web_config_exits_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text("basic_auth_users:\n  bob: plain\n")
+    proc = subprocess.run([*Exporter([]).args, f"--web.config.file={path}"], capture_output=True, timeout=30,
+                          cwd=ROOT)
+    assert proc.returncode == 2
+    assert proc.stderr.decode().count("\n") == 1 and "bcrypt" in proc.stderr.decode()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not shutil.which("openssl"):
+        pytest.skip("openssl not installed")
+    d = tmp_path_factory.mktemp("pki")
+
+    def ossl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True, timeout=60)
+
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+         "-subj", "/CN=test-ca")
+    for name, cn in (("server", "127.0.0.1"), ("client", "prometheus")):
+        ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj",
+             f"/CN={cn}")
+        (d / f"{name}.ext").write_text("subjectAltName=IP:127.0.0.1\n" if name == "server" else
+                                       "extendedKeyUsage=clientAuth\n")
+        ossl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext")
+    return d
+
+
+def _web(pki: Path, extra: str = "") -> Path:
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
+    path = pki / f"web-{abs(hash(extra))}.yml"
+    path.write_text(f"""tls_server_config:
+  cert_file: {pki / 'server.crt'}
+  key_file: {pki / 'server.key'}
+{extra}
+basic_auth_users:
+  prometheus: {hashed}
+""")
+    return path
+
+
+def test_tls_and_basic_auth(pki: Path) -> None:
+    web = _web(pki)
+    ca = str(pki / "ca.crt")
+    exp = Exporter([f"--web.config.file={web}"], env=CIB, scheme="https")
+    with exp.start(check_url=None, verify=ca):
+        url = exp.url + "/metrics"
+        assert requests.get(url, auth=("prometheus", "s3cret"), verify=ca, timeout=10).status_code == 200
+        r = requests.get(url, auth=("prometheus", "wrong"), verify=ca, timeout=10)
+        assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Basic")
+        assert requests.get(url, auth=("nobody", "s3cret"), verify=ca, timeout=10).status_code == 401
+        assert requests.get(url, verify=ca, timeout=10).status_code == 401
+        assert requests.get(exp.url + "/snapshot.json", verify=ca, timeout=10).status_code == 401
+        assert requests.get(exp.url + "/-/healthy", verify=ca, timeout=10).status_code == 200
+        with pytest.raises(requests.exceptions.SSLError):  # our CA is not the system's
+            requests.get(url, auth=("prometheus", "s3cret"), timeout=10)
+        with pytest.raises(requests.exceptions.ConnectionError):  # plain HTTP on the TLS port
+            requests.get(url.replace("https:", "http:"), timeout=10)
+        # the server still serves after those failed handshakes
+        assert requests.get(url, auth=("prometheus", "s3cret"), verify=ca, timeout=10).status_code == 200
+
+
+def test_tls_client_certificate_required(pki: Path) -> None:
+    web = _web(pki, f"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {pki / 'ca.crt'}\n"
+                    "  min_version: TLS12\n")
+    ca = str(pki / "ca.crt")
+    client = (str(pki / "client.crt"), str(pki / "client.key"))
+    exp = Exporter([f"--web.config.file={web}"], env=CIB, scheme="https")
+    with exp.start(verify=ca, cert=client):
+        url = exp.url + "/metrics"
+        r = requests.get(url, auth=("prometheus", "s3cret"), verify=ca, cert=client, timeout=10)
+        assert r.status_code == 200 and "pacemaker_up" in r.text
+        with pytest.raises(requests.exceptions.RequestException):
+            requests.get(url, auth=("prometheus", "s3cret"), verify=ca, timeout=10)
+
+
+def test_tls_min_version(pki: Path) -> None:
+    web = _web(pki, "  min_version: TLS13\n")
+    ca = str(pki / "ca.crt")
+    exp = Exporter([f"--web.config.file={web}"], env=CIB, scheme="https")
+    with exp.start(verify=ca):
+        ctx = ssl.create_default_context(cafile=ca)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        import socket
+
+        with socket.create_connection(("127.0.0.1", exp.port), timeout=10) as raw:
+            with pytest.raises(ssl.SSLError):
+                ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        assert requests.get(exp.url + "/-/healthy", verify=ca, timeout=10).status_code == 200
