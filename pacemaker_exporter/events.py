@@ -730,6 +730,7 @@ class NotifyListener:
             self._sock.bind(socket_path)
             self._sock.setblocking(False)
             os.chmod(socket_path, mode)
+            self._inode = os.stat(socket_path).st_ino
             if group:
                 try:
                     import grp
@@ -745,11 +746,15 @@ class NotifyListener:
         return self._sock.fileno()
 
     def wait(self, timeout: Optional[float]) -> bool:
-        """Block up to ``timeout`` seconds (None: forever) for a notification."""
+        """Block up to ``timeout`` seconds (None: forever) for a notification.
+
+        Returns False at once when the listener is closed (from another thread, too)."""
+        if self._sock.fileno() < 0:
+            return False
         try:
             ready, _, _ = select.select([self._sock], [], [], timeout)
-        except InterruptedError:  # pragma: no cover - PEP 475 retries select
-            ready = []
+        except (OSError, ValueError):  # closed meanwhile
+            return False
         if not ready:
             return False
         self._drain()
@@ -765,9 +770,11 @@ class NotifyListener:
                 return
 
     def close(self) -> None:
+        """Close the socket and remove its file (unless another listener has replaced it)."""
         self._sock.close()
         try:
-            if stat.S_ISSOCK(os.lstat(self.path).st_mode):
+            st = os.lstat(self.path)
+            if stat.S_ISSOCK(st.st_mode) and st.st_ino == self._inode:
                 os.unlink(self.path)
         except OSError:
             pass

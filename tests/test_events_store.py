@@ -461,6 +461,19 @@ def test_listener_replaces_stale_socket(tmp_path: Path) -> None:
         assert listener.wait(1)
 
 
+def test_listener_close(tmp_path: Path) -> None:
+    path = str(tmp_path / "notify.sock")
+    first = NotifyListener(path)
+    second = NotifyListener(path)  # a restarted exporter replaces the socket
+    first.close()
+    assert os.path.exists(path), "closing the old listener must not remove the new socket"
+    assert first.wait(0.01) is False  # closed: returns at once
+    notify(path)
+    assert second.wait(1) is True
+    second.close()
+    assert not os.path.exists(path)
+
+
 def test_event_is_frozen() -> None:
     event = parse_alert_env(SAMPLE_ENVS["node"])
     with pytest.raises(AttributeError):
