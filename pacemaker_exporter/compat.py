@@ -11,6 +11,8 @@ The differences, all deliberate (tests/test_compat.py allows exactly these):
   series is emitted once;
 - resources of cloned groups and bundles, which the peer leaves out, are included (``group``
   and ``clone`` name their group and clone; bundle members have ``clone`` = the bundle);
+- a resource active on several nodes (multi-active, a live migration in progress) has series
+  for every node it is active on; the peer names one of them only (the last crm_mon lists);
 - ``ha_cluster_pacemaker_config_last_change`` is typed gauge (a timestamp; the peer says
   counter without ``_total``); it is absent when crm_mon printed no last change instead of
   failing the pacemaker collector;
