@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -394,7 +395,8 @@ def _trigger(t: Trigger, tpl: str, triggers_by_name: Dict[str, Trigger], proto: 
     if t.event_name:
         out["event_name"] = t.event_name
     if t.opdata:
-        out["opdata"] = t.opdata
+        # {ITEM.LASTVALUEn} alone is cut at 20 characters; through a macro function it is whole
+        out["opdata"] = re.sub(r"\{(ITEM\.LASTVALUE\d?)\}", r'{{\1}.regsub("(.*)", "\\1")}', t.opdata)
     out["priority"] = t.priority
     if t.description:
         out["description"] = t.description
