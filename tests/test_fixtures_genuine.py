@@ -37,10 +37,6 @@ LEGACY = {"legacy-as-xml"}
 # fixture is kept because parsers must cope with it.
 EXPECTED_INVALID: dict[str, str] = {}
 
-# large fixtures: re-rendering them is slow, kept out of the reproducibility test
-# unless PCMK_FIXTURES_ALL=1
-LARGE = {"large-32x2000"}
-
 needs_crm_mon = pytest.mark.skipif(not HAVE_CRM_MON, reason="crm_mon (pacemaker-cli-utils) not installed")
 
 
@@ -114,8 +110,6 @@ def test_legacy_validates_against_crm_mon_rng(name):
 @needs_crm_mon
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_reproducible_from_cib(name, tmp_path):
-    if name in LARGE and os.environ.get("PCMK_FIXTURES_ALL") != "1":
-        pytest.skip("large fixture: set PCMK_FIXTURES_ALL=1 to re-render it")
     d = SCENARIOS_DIR / name
     cib = tmp_path / "cib.xml"  # crm_mon must not touch the committed file
     shutil.copy(d / "cibadmin.xml", cib)
