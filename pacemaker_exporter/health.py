@@ -322,7 +322,9 @@ def _cli_leftovers(s: Snapshot, _: HealthSettings) -> Yield:
                 seen.add(c.id)
                 yield c.id, f"constraint {c.id} on {c.resource} left by a resource move/ban (remove with clear)"
     for b in s.bans:
-        if b.id.startswith(("cli-ban-", "cli-prefer-")) and b.id not in seen:
+        # a ban made with --lifetime is listed under its rule's id (cli-ban-X-on-N-rule)
+        known = b.id in seen or any(b.id.startswith(c + "-") for c in seen)
+        if b.id.startswith(("cli-ban-", "cli-prefer-")) and not known:
             seen.add(b.id)
             yield b.id, f"constraint {b.id} bans {b.resource} from {b.node} (left by a resource ban)"
 
