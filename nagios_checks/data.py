@@ -181,6 +181,10 @@ def _why(group: Tuple[str, ...], results: List, origin: str) -> str:  # type: ig
             msg = r.error or f"{SOURCE_COMMANDS.get(name, name)} failed ({r.error_kind})"
             if r.error_kind == "permission" and "haclient" not in msg:
                 msg += f": {PERMISSION_HINT}"
+            if name.startswith("corosync") and "error 11" in msg:  # CS_ERR_ACCESS
+                msg += (": corosync refused this user; allow it with 'uidgid { uid: USER }' in "
+                        "/etc/corosync/uidgid.d/USER and run corosync-cfgtool -R (corosync checks the "
+                        "primary uid/gid only: membership of haclient is not enough)")
             if r.error_kind == "parse":
                 msg = f"{SOURCE_COMMANDS.get(name, name)} gave unreadable output: {msg}"
             return msg
