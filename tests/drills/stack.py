@@ -1,0 +1,241 @@
+"""The monitoring stack of the drill tier, on the live-cluster harness.
+
+* one ``pacemaker-exporter`` per node, inside the node's namespaces, with the alert agent's event
+  store and notify socket (an alert refreshes the snapshot at once);
+* the alert agent configured as a real Pacemaker alert (a wrapper runs it with the system python3
+  when user hacluster cannot execute the venv, as in tests/test_alert_agent_live.py);
+* in a monitor namespace on the harness bridge (tests/monitor_ns.py): Prometheus scraping the three
+  exporters with a copy of prometheus/pacemaker.rules.yml whose only change is a shorter ``for:``,
+  Alertmanager with prometheus/alertmanager.example.yml (only webhook URLs and group timings
+  changed), and a webhook receiver writing JSON lines to a host file;
+* a persistent HTTP fetcher in the monitor namespace (tests/drills/fetch.py), the host's way to
+  reach the exporters, Prometheus and Alertmanager.
+
+Every process is started by ``Procs`` and stopped by PID; the namespace is deleted by name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from tests.monitor_ns import MonitorNamespace, Procs, WebhookLog, prometheus_config, start_prometheus, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "prometheus" / "pacemaker.rules.yml"
+AM_EXAMPLE = ROOT / "prometheus" / "alertmanager.example.yml"
+BIN = ROOT / ".venv" / "bin"
+EXPORTER = BIN / "pacemaker-exporter"
+CHECK = BIN / "check_pacemaker"
+AGENT = BIN / "pacemaker-exporter-alert"
+FOR_OVERRIDE = "3s"
+EXPORTER_PORT = 9804
+REFRESH_INTERVAL = "5"
+SCRAPE_INTERVAL = "1s"
+PROM_PORT, AM_PORT, HOOK_PORT = 9090, 9093, 9095
+DB_IN_NODE = "/var/lib/pacemaker/pcmkexp-events.db"
+NOTIFY_SOCKET = "/run/pacemaker-exporter/notify.sock"
+
+_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def shortened_rules(text: str) -> str:
+    """The shipped rules with every non-zero ``for:`` set to FOR_OVERRIDE; nothing else changes."""
+    return re.sub(r"^(\s+for: )(?!0m$)\S+$", rf"\g<1>{FOR_OVERRIDE}", text, flags=re.M)
+
+
+def alertmanager_config(hook: str) -> str:
+    """The shipped example with only the webhook URLs and the group timings replaced."""
+    text = AM_EXAMPLE.read_text()
+    text = re.sub(r'url: "http://[^/"]+(/[^"]*)"', rf'url: "{hook}\1"', text)
+    text = re.sub(r"^(\s+group_wait: )\S+$", r"\g<1>1s", text, flags=re.M)
+    text = re.sub(r"^(\s+group_interval: )\S+$", r"\g<1>2s", text, flags=re.M)
+    return text
+
+
+Sample = Tuple[str, Dict[str, str], float]
+
+
+def parse_metrics(text: str) -> List[Sample]:
+    out: List[Sample] = []
+    for line in text.splitlines():
+        if not line or line[0] == "#":
+            continue
+        m = _LINE.match(line)
+        if not m:
+            continue
+        labels = dict(_LABEL.findall(m.group(2) or ""))
+        try:
+            out.append((m.group(1), labels, float(m.group(3))))
+        except ValueError:
+            continue
+    return out
+
+
+class Fetcher:
+    """One long-lived ``python -m tests.drills.fetch`` inside the monitor namespace."""
+
+    def __init__(self, procs: Procs, ns: MonitorNamespace, name: str) -> None:
+        self._lock = threading.Lock()
+        self.p = procs.start(name, ns.argv(sys.executable, "-m", "tests.drills.fetch"), cwd=str(ROOT),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None)
+
+    def get(self, url: str) -> Dict[str, Any]:
+        with self._lock:
+            assert self.p.stdin is not None and self.p.stdout is not None
+            self.p.stdin.write((url + "\n").encode())
+            self.p.stdin.flush()
+            line = self.p.stdout.readline()
+        if not line:
+            raise OSError("fetcher died")
+        return json.loads(line)
+
+
+class DrillStack:
+    def __init__(self, cluster: Any, work: Path) -> None:
+        self.c = cluster
+        self.work = work
+        self.procs = Procs(work / "logs")
+        self.ns = MonitorNamespace(prefix=cluster.prefix, net=cluster.net)
+        self.hook_file = work / "webhook.jsonl"
+        self.hook = WebhookLog(self.hook_file)
+        self.prom = f"http://{self.ns.address}:{PROM_PORT}"
+        self.am = f"http://{self.ns.address}:{AM_PORT}"
+        self.agent_dir: Optional[Path] = None
+        self.agent = str(AGENT)
+        self.fetchers: Dict[str, Fetcher] = {}
+        self.exporter_restarts = 0
+
+    # ------------------------------------------------------------------------------ start / stop
+    def start(self) -> None:
+        self.agent = self._agent_path()
+        self.c.set_alert(self.agent, recipient=DB_IN_NODE)
+        self.ns.create()
+        for name in ("exporter", "api"):
+            self.fetchers[name] = Fetcher(self.procs, self.ns, f"fetch-{name}")
+        for i in self.c.nodes():
+            self.start_exporter(i)
+        wrap = self.ns.argv
+        self.procs.start("webhook", wrap(sys.executable, "-m", "tests.monitor_ns", "webhook", str(HOOK_PORT),
+                                         str(self.hook_file)), cwd=str(ROOT))
+        (self.work / "alertmanager.yml").write_text(alertmanager_config(f"http://127.0.0.1:{HOOK_PORT}"))
+        self.procs.start("alertmanager", wrap("prometheus-alertmanager",
+                                              f"--config.file={self.work / 'alertmanager.yml'}",
+                                              f"--storage.path={self.work / 'am-data'}",
+                                              f"--web.listen-address=0.0.0.0:{AM_PORT}",
+                                              "--cluster.listen-address=", "--log.level=warn"))
+        rules = self.work / "pacemaker.rules.drill.yml"
+        rules.write_text(shortened_rules(RULES.read_text()))
+        targets = [f"{self.c.node_address(i)}:{EXPORTER_PORT}" for i in self.c.nodes()]
+        start_prometheus(self.procs, self.work, f"0.0.0.0:{PROM_PORT}",
+                         prometheus_config({"pacemaker": targets}, [str(rules)], f"127.0.0.1:{AM_PORT}",
+                                           interval=SCRAPE_INTERVAL), wrap=wrap)
+        for name, url in (("webhook", f"http://{self.ns.address}:{HOOK_PORT}/"), ("alertmanager", f"{self.am}/-/ready"),
+                          ("prometheus", f"{self.prom}/-/ready")):
+            wait_for(f"{name} ready", 40, lambda url=url: self.fetchers["api"].get(url)["ok"], interval=0.3)
+        self.wait_scraped()
+
+    def stop(self) -> None:
+        try:
+            self.c.remove_alerts()
+        except Exception:  # noqa: BLE001 - the cluster may be half down; down() follows anyway
+            pass
+        self.procs.stop_all()
+        self.ns.delete()
+        if self.agent_dir:
+            shutil.rmtree(self.agent_dir, ignore_errors=True)
+
+    def _runs_as_hacluster(self, path: str) -> bool:
+        r = self.c.exec(1, "setpriv", "--reuid=hacluster", "--regid=haclient", "--init-groups", "sh", "-c",
+                        'exec "$0"', path, timeout=30)
+        return r.returncode == 2 and "CRM_alert_kind is not set" in r.stderr
+
+    def _agent_path(self) -> str:
+        if self._runs_as_hacluster(str(AGENT)):
+            return str(AGENT)
+        self.agent_dir = Path(tempfile.mkdtemp(prefix="pcmkexp-drill-agent-"))
+        self.agent_dir.chmod(0o755)
+        wrapper = self.agent_dir / "pacemaker-exporter-alert"
+        wrapper.write_text(
+            "#!/bin/sh\n"
+            f"exec /usr/bin/python3 -I -S -c 'import sys; sys.path.insert(0, \"{ROOT}\"); "
+            "from pacemaker_exporter.alert_agent import main; main()'\n")
+        wrapper.chmod(0o755)
+        if not self._runs_as_hacluster(str(wrapper)):
+            raise RuntimeError("the alert agent wrapper does not run as hacluster")
+        return str(wrapper)
+
+    # ------------------------------------------------------------------------------ exporters
+    def start_exporter(self, i: int) -> None:
+        name = f"exporter-n{i}"
+        p = self.procs.procs.get(name)
+        if p is not None and p.poll() is None:
+            return
+        if p is not None:
+            self.exporter_restarts += 1
+        self.procs.procs.pop(name, None)
+        self.procs.start(name, [str(EXPORTER), f"--web.listen-address={self.c.node_address(i)}:{EXPORTER_PORT}",
+                                "--refresh-interval", REFRESH_INTERVAL, "--events.db", DB_IN_NODE,
+                                "--events.notify-socket", NOTIFY_SOCKET, "--log.level", "warn"],
+                         popen=lambda *argv, **kw: self.c.popen(i, *argv, **kw), cwd=str(ROOT))
+
+    def ensure_exporters(self) -> None:
+        for i in self.c.nodes():
+            if self.c.holder_alive(i):
+                self.start_exporter(i)
+
+    def metrics(self, i: int) -> Optional[List[Sample]]:
+        r = self.fetchers["exporter"].get(f"http://{self.c.node_address(i)}:{EXPORTER_PORT}/metrics")
+        return parse_metrics(r["body"]) if r["ok"] else None
+
+    def findings(self, i: int) -> Optional[List[Dict[str, str]]]:
+        m = self.metrics(i)
+        if m is None:
+            return None
+        return [lab for name, lab, v in m if name == "pacemaker_finding" and v == 1]
+
+    # ------------------------------------------------------------------------------ prometheus / AM
+    def api(self, url: str) -> Any:
+        r = self.fetchers["api"].get(url)
+        if not r["ok"]:
+            raise OSError(f"{url}: {r['error']}")
+        return json.loads(r["body"])
+
+    def query(self, expr: str) -> List[Dict[str, Any]]:
+        import urllib.parse
+
+        return self.api(f"{self.prom}/api/v1/query?{urllib.parse.urlencode({'query': expr})}")["data"]["result"]
+
+    def wait_scraped(self, timeout: float = 90) -> None:
+        n = len(self.c.nodes())
+
+        def ok() -> bool:
+            r = self.query('count(up{job="pacemaker"} == 1)')
+            return bool(r) and int(float(r[0]["value"][1])) == n
+
+        wait_for(f"{n} exporters scraped", timeout, ok, interval=0.5)
+
+    def firing(self) -> List[Dict[str, str]]:
+        """Pacemaker alerts active in Alertmanager (label sets)."""
+        return [a["labels"] for a in self.api(f"{self.am}/api/v2/alerts?inhibited=true&silenced=true")
+                if a["status"]["state"] in ("active", "suppressed")]
+
+    def log_tail(self, name: str) -> str:
+        return self.procs.log(name)
+
+    def nagios(self, node: int, sub: str, timeout: float = 30) -> Tuple[int, str]:
+        r = self.c.exec(node, str(CHECK), sub, timeout=timeout)
+        return r.returncode, (r.stdout.splitlines() or [r.stderr.strip()])[0]
+
+    @staticmethod
+    def now() -> float:
+        return time.time()
