@@ -146,3 +146,18 @@ def test_console_script_end_to_end() -> None:
                         "tests/fixtures/scenarios/tickets", "--events-db", ""], cwd=ROOT, capture_output=True,
                        text=True, timeout=60)
     assert p.returncode == 1, p
+
+
+def test_shipped_nrpe_config_lines_are_valid() -> None:
+    """Every command of nagios_checks/nrpe/pacemaker.cfg is a valid invocation without $ARGn$."""
+    import shlex
+
+    lines = [x for x in (ROOT / "nagios_checks/nrpe/pacemaker.cfg").read_text().splitlines()
+             if x.startswith("command[")]
+    assert len(lines) == 9
+    for line in lines:
+        assert "$ARG" not in line
+        argv = shlex.split(line.split("=", 1)[1])
+        assert argv[0] == "/usr/local/bin/check_pacemaker"
+        code, out = run([*argv[1:], "--from", "tests/fixtures/scenarios/live-healthy-3node", "--events-db", ""])
+        assert code == 0, (line, out)
