@@ -352,6 +352,8 @@ class ExporterHandler(BaseHTTPRequestHandler):
     server: ExporterHTTPServer
     server_version = f"pacemaker-exporter/{__version__}"
     protocol_version = "HTTP/1.1"
+    #: headers and body go out in two writes: without TCP_NODELAY, Nagle + delayed ACK add 40 ms
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's API
         if log.isEnabledFor(logging.DEBUG):
@@ -470,6 +472,9 @@ def serve_command(collect: CollectOptions, listen_address: str, telemetry_path: 
       CIB_file=cib.xml pacemaker-exporter --refresh-interval 5  # a saved CIB, no cluster needed
     """
     setup_logging(log_level, log_format)
+    # a refresh parses and renders for a few hundred ms on large clusters while holding the GIL;
+    # a shorter switch interval lets the scrapes served meanwhile through within a few ms
+    sys.setswitchinterval(0.0005)
     host, port = parse_listen_address(listen_address)
     if not telemetry_path.startswith("/"):
         raise click.BadParameter("must start with '/'", param_hint="--web.telemetry-path")
