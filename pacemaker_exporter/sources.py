@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Dict, Optional, Protocol, Tuple
 
 #: Hint given when a tool is refused access, because it is the fix in nearly every case.
-PERMISSION_HINT = "add this user to the 'haclient' group (it reads the CIB and corosync's IPC through it)"
+PERMISSION_HINT = "add this user to the 'haclient' group (it reads the CIB through it)"
+COROSYNC_HINT = ("corosync admits a user by its uid or primary gid only: add 'uidgid { uid: USER }' "
+                 "(or gid of its primary group) under /etc/corosync/uidgid.d/ and run corosync-cfgtool -R")
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,10 @@ class Command:
                                      or b"access denied" in lowered):
             return CommandOutput(self.name, out, err, proc.returncode, duration, "permission",
                                  f"{self.argv[0]}: permission denied: {PERMISSION_HINT}")
+        if proc.returncode != 0 and self.name.startswith("corosync") and b"error 11" in lowered:
+            # CS_ERR_ACCESS: corosync admits clients by primary uid/gid only (uidgid.d), not by groups
+            return CommandOutput(self.name, out, err, proc.returncode, duration, "permission",
+                                 f"{self.argv[0]}: access denied by corosync: {COROSYNC_HINT}")
         return result
 
 

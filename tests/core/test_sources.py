@@ -77,6 +77,13 @@ def test_permission_denied_names_the_group(tmp_path: Path) -> None:
     assert out.error_kind == "permission" and "haclient" in out.error
 
 
+def test_corosync_access_denied_says_how_to_allow(tmp_path: Path) -> None:
+    denied = script(tmp_path, "corosync-cfgtool",
+                    "echo 'Could not initialize corosync configuration API error 11' >&2\nexit 1\n")
+    out = Command("corosync-cfgtool-s", (denied, "-s"), 1).run()
+    assert out.error_kind == "permission" and "uidgid" in out.error
+
+
 def collect_with(tmp_path: Path, crm_mon: str) -> Collector:
     return Collector(SourceConfig(crm_mon_path=crm_mon, cibadmin_path=str(tmp_path / "none"),
                                   corosync=False, timeout=1))
