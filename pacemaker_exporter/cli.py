@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import List, Optional
+from typing import List
 
 import click
 
 from pacemaker_exporter import __version__
 from pacemaker_exporter.collect import Collector
+from pacemaker_exporter.events_cli import events_command
 from pacemaker_exporter.health import Finding, evaluate, worst
 from pacemaker_exporter.model import Snapshot
 from pacemaker_exporter.options import CollectOptions, collect_options
 from pacemaker_exporter.serialize import snapshot_document
+from pacemaker_exporter.server import metrics_command, serve_command
+from pacemaker_exporter.zabbix import zabbix_command
 
 
 class DefaultGroup(click.Group):
@@ -95,28 +98,11 @@ def status(collect: CollectOptions, as_json: bool) -> None:
         click.echo(f"{f.severity.value:<9} {f.code:<{width_code}}  {f.subject:<{width_subject}}  {f.message}")
 
 
-def _register_optional() -> None:
-    """Commands that live in their own modules; each registers itself here."""
-    import importlib
-
-    for module, attr in (
-        ("pacemaker_exporter.server", "serve_command"),
-        ("pacemaker_exporter.server", "metrics_command"),
-        ("pacemaker_exporter.zabbix", "zabbix_command"),
-        ("pacemaker_exporter.events_cli", "events_command"),
-    ):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        command: Optional[click.Command] = getattr(mod, attr, None)
-        if command is not None:
-            main.add_command(command)
-
-
-_register_optional()
+# The commands that live in their own modules (the CLI is where the channels are assembled).
+main.add_command(serve_command)
+main.add_command(metrics_command)
+main.add_command(zabbix_command)
+main.add_command(events_command)
 
 if __name__ == "__main__":
     main()

@@ -44,6 +44,7 @@ from pacemaker_exporter.model import Snapshot, SourceResult
 from pacemaker_exporter.options import CollectOptions, collect_options
 from pacemaker_exporter.serialize import snapshot_document
 from pacemaker_exporter.webconfig import WebConfig, WebConfigError, load_web_config
+from pacemaker_exporter.zabbix import zabbix_document
 
 log = logging.getLogger("pacemaker_exporter")
 
@@ -112,6 +113,7 @@ class Served:
     body: bytes
     _gzip: Optional[Tuple[bytes, Any]] = None
     _json: Optional[bytes] = None
+    _zabbix: Optional[bytes] = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def gzipped(self, tail: bytes) -> bytes:
@@ -130,6 +132,14 @@ class Served:
                 doc = snapshot_document(self.snapshot, self.findings)
                 self._json = json.dumps(doc, separators=(",", ":")).encode("utf-8")
             return self._json
+
+    def zabbix_json(self) -> bytes:
+        """The Zabbix view of the same snapshot, so the template's HTTP mode uses the agent mode's JSONPaths."""
+        with self._lock:
+            if self._zabbix is None:
+                doc = zabbix_document(self.snapshot, self.findings)
+                self._zabbix = json.dumps(doc, separators=(",", ":")).encode("utf-8")
+            return self._zabbix
 
 
 class SnapshotCache:
@@ -307,6 +317,7 @@ LANDING = """<!DOCTYPE html>
 <ul>
 <li><a href="{metrics}">{metrics}</a> &mdash; metrics (Prometheus text format)</li>
 <li><a href="/snapshot.json">/snapshot.json</a> &mdash; the current snapshot and its findings</li>
+<li><a href="/zabbix.json">/zabbix.json</a> &mdash; the same, shaped for the Zabbix template's HTTP mode</li>
 <li><a href="/-/healthy">/-/healthy</a> &mdash; liveness</li>
 <li><a href="/-/ready">/-/ready</a> &mdash; 200 once a first collection is done</li>
 </ul>
@@ -393,8 +404,9 @@ class ExporterHandler(BaseHTTPRequestHandler):
             body = cache.scrape_body(served, gz)
             self._send(200, body, CONTENT_TYPE, {"Content-Encoding": "gzip"} if gz else None)
         elif path == "/snapshot.json":
-            served = cache.current()
-            self._send(200, served.json(), "application/json")
+            self._send(200, cache.current().json(), "application/json")
+        elif path == "/zabbix.json":
+            self._send(200, cache.current().zabbix_json(), "application/json")
         elif path == "/-/ready":
             ready = cache._served is not None
             self._send(200 if ready else 503, b"Ready\n" if ready else b"Not ready\n")
@@ -505,9 +517,15 @@ def serve_command(collect: CollectOptions, listen_address: str, telemetry_path: 
 
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)
-    _log(logging.INFO, "listening", address=f"{host}:{httpd.server_address[1]}", tls=web.tls,
+    port = httpd.server_address[1]
+    shown = "localhost" if host in ("0.0.0.0", "::", "") else (f"[{host}]" if ":" in host else host)
+    url = f"{'https' if web.tls else 'http'}://{shown}:{port}/"
+    _log(logging.INFO, "listening", address=f"{host}:{port}", url=url, tls=web.tls,
          basic_auth=bool(web.users), telemetry_path=telemetry_path, refresh_interval=refresh_interval,
          compat=",".join(compat) or "none", version=__version__, pid=os.getpid())
+    if sys.stderr.isatty() or os.environ.get("CIB_file"):
+        # a person started it (or the demo): say where to look, plainly
+        click.echo(f"pacemaker-exporter: serving {url} (metrics at {url.rstrip('/')}{telemetry_path})", err=True)
     try:
         httpd.serve_forever(poll_interval=0.5)
     finally:

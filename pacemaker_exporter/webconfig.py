@@ -27,9 +27,10 @@ import re
 import ssl
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import bcrypt
+import yaml
 
 
 class WebConfigError(ValueError):
@@ -188,145 +189,12 @@ def _build(path: str, data: Dict[str, Any]) -> WebConfig:
     return cfg
 
 
-# --- a YAML subset --------------------------------------------------------------------------------
+# --- YAML ---------------------------------------------------------------------------------------
 
 
 def _load_yaml(text: str) -> Any:
     try:
-        import yaml  # type: ignore[import-untyped]
-    except ImportError:
-        return _MiniYaml(text).parse()
-    try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ValueError(str(exc).replace("\n", " ")) from None
+        raise ValueError(" ".join(str(exc).split())) from None
 
-
-class _MiniYaml:
-    """Block mappings, block sequences of scalars, scalars, flow lists/maps of scalars, comments."""
-
-    def __init__(self, text: str) -> None:
-        self.lines: List[Tuple[int, int, str]] = []
-        for number, raw in enumerate(text.splitlines(), 1):
-            if raw.strip() in ("---", "..."):
-                continue
-            line = _strip_comment(raw).rstrip()
-            if not line.strip():
-                continue
-            if "\t" in line[: len(line) - len(line.lstrip())]:
-                raise ValueError(f"line {number}: tabs are not allowed for indentation")
-            self.lines.append((number, len(line) - len(line.lstrip(" ")), line.strip()))
-        self.pos = 0
-
-    def parse(self) -> Any:
-        if not self.lines:
-            return None
-        value = self._block(self.lines[0][1])
-        if self.pos != len(self.lines):
-            number = self.lines[self.pos][0]
-            raise ValueError(f"line {number}: unexpected indentation")
-        return value
-
-    def _block(self, indent: int) -> Any:
-        number, ind, text = self.lines[self.pos]
-        if text.startswith("- ") or text == "-":
-            items: List[Any] = []
-            while self.pos < len(self.lines) and self.lines[self.pos][1] == indent \
-                    and (self.lines[self.pos][2].startswith("- ") or self.lines[self.pos][2] == "-"):
-                self.pos += 1
-                items.append(_scalar(self.lines[self.pos - 1][2][1:].strip()))
-            return items
-        mapping: Dict[str, Any] = {}
-        while self.pos < len(self.lines):
-            number, ind, text = self.lines[self.pos]
-            if ind < indent:
-                break
-            if ind > indent:
-                raise ValueError(f"line {number}: unexpected indentation")
-            key, sep, rest = _split_key(text)
-            if not sep:
-                raise ValueError(f"line {number}: expected 'key: value'")
-            if key in mapping:
-                raise ValueError(f"line {number}: duplicate key {key!r}")
-            self.pos += 1
-            if rest:
-                mapping[key] = _scalar(rest)
-            elif self.pos < len(self.lines) and self.lines[self.pos][1] > indent:
-                mapping[key] = self._block(self.lines[self.pos][1])
-            elif self.pos < len(self.lines) and self.lines[self.pos][1] == indent \
-                    and self.lines[self.pos][2].startswith("- "):
-                mapping[key] = self._block(indent)
-            else:
-                mapping[key] = None
-        return mapping
-
-
-def _strip_comment(line: str) -> str:
-    quote = ""
-    for i, ch in enumerate(line):
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
-            return line[:i]
-    return line
-
-
-def _split_key(text: str) -> Tuple[str, bool, str]:
-    if text[:1] in "'\"":
-        q = text[0]
-        end = text.find(q, 1)
-        if end < 0 or text[end + 1: end + 2] != ":":
-            return text, False, ""
-        return text[1:end], True, text[end + 2:].strip()
-    m = re.match(r"^([^:]+?):(?:\s+(.*))?$", text)
-    if not m:
-        return text, False, ""
-    return m.group(1).strip(), True, (m.group(2) or "").strip()
-
-
-def _scalar(text: str) -> Any:
-    if text.startswith("[") and text.endswith("]"):
-        inner = text[1:-1].strip()
-        return [_scalar(p.strip()) for p in _split_flow(inner)] if inner else []
-    if text.startswith("{") and text.endswith("}"):
-        out: Dict[str, Any] = {}
-        for part in _split_flow(text[1:-1].strip()):
-            key, sep, rest = _split_key(part.strip())
-            if not sep:
-                raise ValueError(f"bad flow mapping entry {part!r}")
-            out[key] = _scalar(rest)
-        return out
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        body = text[1:-1]
-        return body.replace("''", "'") if text[0] == "'" else body.replace('\\"', '"').replace("\\\\", "\\")
-    if text in ("null", "~", ""):
-        return None
-    if text in ("true", "True", "yes"):
-        return True
-    if text in ("false", "False", "no"):
-        return False
-    return text
-
-
-def _split_flow(text: str) -> List[str]:
-    parts, depth, quote, cur = [], 0, "", ""
-    for ch in text:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "[{":
-            depth += 1
-        elif ch in "]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(cur)
-            cur = ""
-            continue
-        cur += ch
-    if cur.strip():
-        parts.append(cur)
-    return parts

@@ -488,7 +488,7 @@ MACROS: List[Tuple[str, str, str, Optional[str]]] = [
     ("{$PACEMAKER.FAILCOUNT.MARGIN}", "1",
      "Fail count this close to migration-threshold raises a warning; context: the resource id, e.g. "
      "{$PACEMAKER.FAILCOUNT.MARGIN:\"db\"}.", None),
-    ("{$PACEMAKER.EXPORTER.URL}", "http://localhost:9664", "The exporter's base URL (no trailing slash).", "http"),
+    ("{$PACEMAKER.EXPORTER.URL}", "http://localhost:9804", "The exporter's base URL (no trailing slash).", "http"),
     ("{$PACEMAKER.HTTP.TIMEOUT}", "10s", "HTTP agent timeout for /zabbix.json.", "http"),
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import ssl
 import subprocess
@@ -18,7 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pacemaker_exporter.events import EventStore, notify, parse_alert_env
 from pacemaker_exporter.serialize import load_document
-from pacemaker_exporter.webconfig import WebConfigError, _MiniYaml, load_web_config
+from pacemaker_exporter.webconfig import WebConfigError, load_web_config
+from pacemaker_exporter.zabbix import zabbix_document
 from tests.fake_tools.exporter import Exporter
 from tests.test_faults import value
 
@@ -63,6 +65,13 @@ def test_snapshot_json_is_the_served_snapshot(exporter: Exporter) -> None:
     assert snapshot.cluster_name == "offlinelab" and len(snapshot.nodes) == 3
     metrics = requests.get(exporter.url + "/metrics", timeout=5).text
     assert value(metrics, "pacemaker_exporter_snapshot_timestamp_seconds") == pytest.approx(snapshot.taken_at)
+
+
+def test_zabbix_json_is_the_zabbix_view_of_the_served_snapshot(exporter: Exporter) -> None:
+    served = requests.get(exporter.url + "/zabbix.json", timeout=5).json()
+    snapshot, findings = load_document(requests.get(exporter.url + "/snapshot.json", timeout=5).json())
+    assert served == json.loads(json.dumps(zabbix_document(snapshot, findings)))
+    assert {"{#NODE}": "node1"}.items() <= served["discovery"]["nodes"][0].items()
 
 
 def test_cache_one_crm_mon_run_for_many_concurrent_scrapes(exporter: Exporter) -> None:
@@ -130,28 +139,6 @@ def test_events_store_missing_is_reported_not_fatal(tmp_path: Path) -> None:
 
 
 # --- web config ---------------------------------------------------------------------------------
-
-
-def test_mini_yaml_subset() -> None:
-    doc = _MiniYaml("""
-# comment
-tls_server_config:
-  cert_file: "/a b/c.crt"   # trailing comment
-  key_file: '/k.key'
-  cipher_suites: [TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384]
-http_server_config:
-  headers: {X-Frame-Options: deny}
-basic_auth_users:
-  alice: $2b$12$hNf2lSsxfm0.i4a.1kVpSOVyBCfIB51VRjgBUyv6kdnyTlgWj81Ay
-list:
-  - a
-  - "b"
-""").parse()
-    assert doc["tls_server_config"] == {"cert_file": "/a b/c.crt", "key_file": "/k.key",
-                                        "cipher_suites": ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"]}
-    assert doc["http_server_config"] == {"headers": {"X-Frame-Options": "deny"}}
-    assert doc["basic_auth_users"]["alice"].startswith("$2b$12$")
-    assert doc["list"] == ["a", "b"]
 
 
 @pytest.mark.parametrize("text, error", [
