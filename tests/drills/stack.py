@@ -232,9 +232,10 @@ class DrillStack:
     def log_tail(self, name: str) -> str:
         return self.procs.log(name)
 
-    def nagios(self, node: int, sub: str, timeout: float = 30) -> Tuple[int, str]:
+    def nagios(self, node: int, sub: str, timeout: float = 30) -> Tuple[int, str, str]:
+        """(exit code, status line, whole output) of check_pacemaker SUB run inside the node."""
         r = self.c.exec(node, str(CHECK), sub, timeout=timeout)
-        return r.returncode, (r.stdout.splitlines() or [r.stderr.strip()])[0]
+        return r.returncode, (r.stdout.splitlines() or [r.stderr.strip()])[0], r.stdout
 
     @staticmethod
     def now() -> float:
