@@ -523,8 +523,8 @@ def serve_command(collect: CollectOptions, listen_address: str, telemetry_path: 
     _log(logging.INFO, "listening", address=f"{host}:{port}", url=url, tls=web.tls,
          basic_auth=bool(web.users), telemetry_path=telemetry_path, refresh_interval=refresh_interval,
          compat=",".join(compat) or "none", version=__version__, pid=os.getpid())
-    if sys.stderr.isatty() or os.environ.get("CIB_file"):
-        # a person started it (or the demo): say where to look, plainly
+    if sys.stderr.isatty():
+        # a person started it: say where to look, plainly (the log line above is for machines)
         click.echo(f"pacemaker-exporter: serving {url} (metrics at {url.rstrip('/')}{telemetry_path})", err=True)
     try:
         httpd.serve_forever(poll_interval=0.5)

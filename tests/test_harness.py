@@ -24,7 +24,7 @@ def test_three_nodes_online_from_each_node(healthy_cluster: LiveCluster) -> None
     for i in (1, 2, 3):
         assert _online(c, i) == {"n1": True, "n2": True, "n3": True}, f"view of n{i}"
         assert c.exec(i, "hostname").stdout.strip() == f"n{i}"
-        assert c.node_address(i) == f"10.213.0.{i}"
+        assert c.node_address(i) == f"{c.net}.{i}"
     # corosync sees the whole membership, and the ticket drill is possible
     assert "Nodes:            3" in c.exec(1, "corosync-quorumtool", "-s").stdout
     tickets = c.exec(1, "crm_ticket", "--info").stdout
