@@ -115,7 +115,10 @@ def cluster(env: CheckEnv) -> None:
 
 class Nodes(PacemakerResource):
     def measure(self) -> Iterator[nagiosplugin.Metric]:
-        yield from self.finding_metrics(self.findings(_category("node")))
+        # without quorum the rule table reports quorum-lost instead of the other nodes' states
+        # (unknowable from this partition): that is this check's news too
+        yield from self.finding_metrics(self.findings(
+            lambda f: _category("node")(f) or f.code == "quorum-lost"))
         nodes = [n for n in self.data.snapshot.nodes if n.type != "ping"]
         total = len(nodes)
         yield count("nodes_online", sum(1 for n in nodes if n.online), max=total)

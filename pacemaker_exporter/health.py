@@ -99,8 +99,7 @@ def _quorum_lost(s: Snapshot, _: HealthSettings) -> Yield:
 
 def _partition_without_quorum(s: Snapshot, _: HealthSettings) -> Yield:
     """Resources still active in a partition without quorum: the other side may run them too."""
-    quorate = s.quorum.quorate if s.quorum is not None else (s.summary.with_quorum if s.summary else None)
-    if quorate is not False or s.summary is None:
+    if _partition_quorate(s) is not False or s.summary is None:
         return
     policy = s.summary.options.no_quorum_policy
     active = [r for r in s.resources if r.active and not r.is_stonith]
@@ -114,9 +113,22 @@ def _no_dc(s: Snapshot, _: HealthSettings) -> Yield:
         yield "cluster", "no designated controller (DC): the cluster makes no decisions"
 
 
+def _partition_quorate(s: Snapshot) -> Optional[bool]:
+    """This node's partition has quorum: corosync's answer, else the DC's; None when unknown."""
+    if s.quorum is not None:
+        return s.quorum.quorate
+    return s.summary.with_quorum if s.summary is not None else None
+
+
 def _nodes(pred: Callable[..., bool], text: Callable[..., str]) -> Callable[[Snapshot, HealthSettings], Yield]:
+    """A node rule. A partition without quorum cannot know the state of the nodes outside it
+    (they show as UNCLEAN/offline from here): quorum-lost reports that, once, instead."""
     def check(s: Snapshot, _: HealthSettings) -> Yield:
+        local = s.local_node
+        blind = _partition_quorate(s) is False
         for n in s.nodes:
+            if blind and (local is None or n.name != local.name):
+                continue
             if pred(n):
                 yield n.name, text(n)
     return check
@@ -161,8 +173,7 @@ def _expected_stopped(s: Snapshot) -> bool:
     if s.summary is None:
         return True
     o = s.summary.options
-    quorate = s.quorum.quorate if s.quorum is not None else s.summary.with_quorum
-    return o.maintenance_mode or o.stop_all_resources or quorate is False
+    return o.maintenance_mode or o.stop_all_resources or _partition_quorate(s) is False
 
 
 def _ticket_withheld(s: Snapshot) -> set[str]:
@@ -377,7 +388,10 @@ def _qdevice(s: Snapshot, _: HealthSettings) -> Yield:
 
 
 def _mixed_version(s: Snapshot, _: HealthSettings) -> Yield:
-    if s.summary is not None and s.summary.mixed_version:
+    """Only when every member is fully up: a node that is joining or leaving has no version yet,
+    and crm_mon then says mixed_version for a moment."""
+    settled = all(n.online and not n.pending and not n.shutdown for n in s.nodes if n.type == "member")
+    if s.summary is not None and s.summary.mixed_version and settled:
         yield "cluster", "nodes run different Pacemaker versions (rolling upgrade in progress?)"
 
 
@@ -396,9 +410,10 @@ RULES: Tuple[Rule, ...] = (
     Rule("node-offline", W, "node", "A node is offline (cleanly: an unclean or fenced node has its own finding)",
          _nodes(_node_offline_pred, lambda n: f"node {n.name} is offline")),
     Rule("node-pending", W, "node", "A node is joining and not yet a full member",
-         _nodes(lambda n: n.pending, lambda n: f"node {n.name} is pending")),
+         _nodes(lambda n: n.pending and not n.shutdown, lambda n: f"node {n.name} is pending")),
+    # crm_mon shows a pending or shutting-down node as standby too: that is not a standby of its own
     Rule("node-standby", W, "node", "A node is in standby (planned, or after a failure with standby_onfail)",
-         _nodes(lambda n: n.standby or n.standby_onfail,
+         _nodes(lambda n: (n.standby or n.standby_onfail) and not n.pending and not n.shutdown,
                 lambda n: f"node {n.name} is in standby{' after a failure (on-fail=standby)' if n.standby_onfail else ''}")),
     Rule("node-maintenance", W, "node", "A node is in maintenance mode: its resources are not managed",
          _nodes(lambda n: n.maintenance, lambda n: f"node {n.name} is in maintenance mode")),

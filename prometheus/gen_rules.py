@@ -217,11 +217,14 @@ METRIC_ALERTS: Tuple[MetricAlert, ...] = (
     MetricAlert(
         "PacemakerSplitBrainMultipleDC",
         "count by (cluster) (count by (cluster, node) (pacemaker_dc_info == 1)) > 1",
-        "1m", "critical",
-        "Cluster {{ $labels.cluster }}: {{ $value }} different DCs (split brain)",
+        # a warning: a partition without quorum elects a DC of its own and stops its resources (the
+        # majority fences it); two partitions that both claim quorum are the page, SplitBrainQuorate
+        "1m", "warning",
+        "Cluster {{ $labels.cluster }}: partitioned, {{ $value }} different DCs",
         "The exporters of cluster {{ $labels.cluster }} name {{ $value }} different designated controllers: "
-        "the cluster is partitioned. With fencing the partitions fence each other; without it both may run "
-        "the same resources.",
+        "the cluster is partitioned. With quorum on one side only, the other side stops its resources and is "
+        "fenced (see PacemakerQuorumLost, PacemakerNodeFenced); PacemakerSplitBrainQuorate fires if both "
+        "sides claim quorum.",
     ),
     MetricAlert(
         "PacemakerSplitBrainQuorate",

@@ -318,7 +318,7 @@ def metric_cases() -> List[Dict[str, Any]]:
         "alert_rule_test": [
             {"eval_time": "2m", "alertname": "PacemakerSplitBrainMultipleDC", "exp_alerts": []},
             {"eval_time": "4m", "alertname": "PacemakerSplitBrainMultipleDC", "exp_alerts": [
-                exp_alert("PacemakerSplitBrainMultipleDC", {"cluster": "c1", "severity": "critical"}, 2)]},
+                exp_alert("PacemakerSplitBrainMultipleDC", {"cluster": "c1", "severity": "warning"}, 2)]},
             {"eval_time": "5m", "alertname": "PacemakerSplitBrainQuorate", "exp_alerts": []},
             {"eval_time": "8m", "alertname": "PacemakerSplitBrainQuorate", "exp_alerts": [
                 exp_alert("PacemakerSplitBrainQuorate", {"cluster": "c1", "severity": "critical"}, 2)]},

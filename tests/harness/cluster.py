@@ -46,6 +46,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
+#: Pacemaker 2.x daemons as /proc/PID/comm shows them (15 characters at most)
+PACEMAKER_DAEMONS = ("pacemakerd", "pacemaker-based", "pacemaker-fence", "pacemaker-execd",
+                     "pacemaker-attrd", "pacemaker-sched", "pacemaker-contr")
 DEFAULT_BASE = "/tmp/pcmkexp-cluster"
 DEFAULT_NS_PREFIX = "pe"
 DEFAULT_NET = "10.213.0"  # /24; .1 .. .9 are the nodes
@@ -229,7 +232,10 @@ class LiveCluster:
         return bool(self.node_pids_comm(i, comm))
 
     def _none_running(self, i: int, prefix: str) -> bool:
-        return not any(self._comm(p).startswith(prefix) for p in self.node_pids(i))
+        """No process of node i whose name starts with prefix ("pacemaker" means Pacemaker's own
+        daemons only: a monitoring tool named pacemaker-* running in the node does not count)."""
+        names = PACEMAKER_DAEMONS if prefix == "pacemaker" else (prefix,)
+        return not any(self._comm(p).startswith(names) for p in self.node_pids(i))
 
     def node_alive(self, i: int) -> bool:
         """Holder, corosync and pacemakerd of node i are all running."""
