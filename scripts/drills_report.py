@@ -6,7 +6,8 @@
     .venv/bin/python scripts/drills_report.py --stdout              # print instead of writing
 
 The table: per drill, seconds from the fault to each channel showing it, and from the start of the
-recovery to each channel being healthy again. Below it, what each channel actually showed (every
+recovery to each channel being healthy again (exporters, Nagios directly and through NRPE,
+Alertmanager webhook, Zabbix problems). Below it, what each channel actually showed (every
 finding each exporter reported, every alert delivered, the Nagios status lines), so that a
 disagreement between channels can be read from the document.
 """
@@ -50,18 +51,34 @@ def render(data: Dict[str, Any], report_path: str) -> str:
         f"the shipped example, group_wait {st.get('alertmanager_group_wait', '?')}, group_interval "
         f"{st.get('alertmanager_group_interval', '?')}, webhook receivers.",
         f"* Nagios: {st.get('nagios', '?')}.",
+        f"* NRPE: {st.get('nrpe', 'not run')}.",
         f"* Zabbix: {data.get('zabbix', 'not run')}.",
+    ]
+    zs = data.get("zabbix_setup") or {}
+    if zs.get("timings_s"):
+        out.append("* Zabbix set-up (s): " + ", ".join(f"{k} {v}" for k, v in zs["timings_s"].items()) + ".")
+    if data.get("channel_start_seconds"):
+        out.append("* Channel start-up (s): " + ", ".join(
+            f"{k} {v}" for k, v in data["channel_start_seconds"].items()) + f"; monitoring stack "
+            f"{data.get('stack_start_seconds', '?')}.")
+    out += [
         "",
         "Columns, in seconds from the fault (the moment the harness starts injecting it): **exporter n1** — node 1's "
         "`/metrics` shows the drill's finding; **first exporter** — the first of the three exporters to show it; "
-        "**Nagios** — the check exits with the expected code; **webhook** — Alertmanager delivers the drill's alert. "
+        "**Nagios** — `check_pacemaker` run directly in node 1 exits with the expected code and names the finding; "
+        "**NRPE** — the same through `check_nrpe` and the NRPE daemon in node 1; **webhook** — Alertmanager "
+        "delivers the drill's alert; **Zabbix** — the Zabbix server raises the problem of the expected trigger "
+        "(the event's own time; the agent is polled every "
+        f"{zs.get('interval', '?')}, so this includes up to one interval of waiting). "
         "Recovery columns, in seconds from the start of the recovery (undo + `reset()`, which itself takes "
-        "several seconds): every exporter reports no finding; `check_pacemaker cluster` is OK; the drill's "
-        "alerts are delivered as resolved.",
+        "several seconds): every exporter reports no finding; `check_pacemaker cluster` is OK (directly, then "
+        "through NRPE); the drill's alerts are delivered as resolved; the drill's Zabbix problem is resolved. "
+        "— means not measured (or not seen).",
         "",
-        "| drill | finding (exporter n1) | exporter n1 | first exporter | Nagios check → exit | Nagios | alert at webhook "
-        "| webhook | recovered: exporters / Nagios / webhook | result |",
-        "|---|---|---:|---:|---|---:|---|---:|---|---|",
+        "| drill | finding (exporter n1) | exporter n1 | first exporter | Nagios check → exit | Nagios | NRPE "
+        "| alert at webhook | webhook | Zabbix trigger | Zabbix "
+        "| recovered: exporters / Nagios / NRPE / webhook / Zabbix | result |",
+        "|---|---|---:|---:|---|---:|---:|---|---:|---|---:|---|---|",
     ]
     for d in drills:
         det = d.get("detect", {})
@@ -72,8 +89,11 @@ def render(data: Dict[str, Any], report_path: str) -> str:
         result = "pass" if d.get("passed") else "FAIL"
         out.append(
             f"| {d['title']} | `{code}` | {_s(det.get('exporter'))} | {_s(det.get('exporter_any'))} "
-            f"| `{sub}` → {rc} ({NAGIOS.get(rc, rc)}) | {_s(det.get('nagios'))} | {alert} | {_s(det.get('webhook'))} "
-            f"| {_s(rec.get('exporters'))} / {_s(rec.get('nagios'))} / {_s(rec.get('webhook'))} | {result} |")
+            f"| `{sub}` → {rc} ({NAGIOS.get(rc, rc)}) | {_s(det.get('nagios'))} | {_s(det.get('nrpe'))} "
+            f"| {alert} | {_s(det.get('webhook'))} | {d['expect'].get('zabbix') or '—'} | {_s(det.get('zabbix'))} "
+            f"| {_s(rec.get('exporters'))} / {_s(rec.get('nagios'))} / {_s(rec.get('nrpe'))} / "
+            f"{_s(rec.get('webhook'))} / {'open (known issue)' if d.get('zabbix_known_issue') else _s(rec.get('zabbix'))} "
+            f"| {result} |")
     out += ["", "## What each channel showed", ""]
     for d in drills:
         exp = d["expect"]
@@ -101,6 +121,14 @@ def render(data: Dict[str, Any], report_path: str) -> str:
                 f"{name} [{sev}] {subj} → {recv}" for name, sev, subj, recv in alerts), ""]
         for t, code, line in d.get("nagios_outputs", []):
             out.append(f"* Nagios at +{t}s, exit {code}: `{line[:220]}`")
+        for t, code, line in d.get("nrpe_outputs", []):
+            out.append(f"* NRPE at +{t}s, exit {code}: `{line[:220]}`")
+        zp = d.get("zabbix_problems")
+        if zp:
+            out += ["", "Zabbix problems raised (event time +s, name, severity, operational data):", ""]
+            out += [f"* +{t}s {name} ({sev})" + (f": {opdata}" if opdata else "") for t, name, sev, opdata in zp]
+        if d.get("zabbix_known_issue"):
+            out += ["", f"Known issue (Zabbix): the problem stays open after the recovery: {d['zabbix_known_issue']}."]
         if d.get("problems"):
             out += ["", "Problems: " + "; ".join(d["problems"])]
         out.append("")

@@ -13,7 +13,10 @@ Each ``Expectation`` says, for one drill (the fault is injected by ``tests/drill
 * ``series``: (metric name, {label: regex}, value) exposed by the WATCH node's exporter;
 * ``nagios``: (``check_pacemaker`` subcommand, expected exit code, finding code that its output must
   name as ``[code]``), run on the WATCH node;
-* ``zabbix``: the Zabbix trigger (name in the shipped template) that must raise a problem;
+* ``zabbix``: the Zabbix trigger (name in the shipped template) that must raise a problem, and
+  that problem must resolve after the recovery;
+* ``zabbix_known_issue``: a known, not yet fixed reason why that problem does NOT resolve; the test
+  then requires it to stay open (strict: once fixed, the marker must go) and reports it;
 * ``alerts``: (alertname, {label: regex}) that must reach the Alertmanager webhook, each as ONE
   alert for the cluster (one label set, no ``instance`` label), not one per exporter; the FIRST
   one is the drill's alert: time-to-detect at the webhook is measured on it;
@@ -47,6 +50,7 @@ class Expectation:
     absent: Tuple[str, ...] = ()
     no_severity: Optional[str] = None
     zabbix: Optional[str] = None
+    zabbix_known_issue: str = ""
     no_alert_severity: Optional[str] = None
     recovery: str = "reset(): revive, heal, fencing ok, no standby, ticket granted, cleanup"
     note: str = ""
@@ -76,6 +80,9 @@ EXPECTATIONS: Tuple[Expectation, ...] = (
       absent=FENCE_CODES + ("quorum-lost",),
       nagios=("resources", 2, "resource-stopped"),
       zabbix="Resource {#KIND} {#UID} is stopped but should run",
+      zabbix_known_issue="the template's resource discovery is keyed by instance ({#UID} dummy1@- while stopped, "
+                         "dummy1@n2 once running): after recovery the dummy1@- items get no value (unsupported), so "
+                         "their problems stay open until the LLD lifetime removes them",
       alerts=(("PacemakerResourceStopped", {"resource": "dummy1", "severity": "critical"}),),
       recovery="state parameter deleted, crm_resource --cleanup (reset)",
       note="a failed start sets the fail count to INFINITY on each node; with the default migration-threshold "
@@ -179,7 +186,7 @@ EXPECTATIONS: Tuple[Expectation, ...] = (
       absent=FENCE_CODES + ("quorum-lost", "resource-stopped"),
       no_severity="critical",
       nagios=("tickets", 1, "ticket-revoked"),
-      zabbix="Pacemaker: A ticket is revoked (multi-site): its resources stop here",
+      zabbix="Ticket {#TICKET} is revoked: resources that depend on it are stopped here",
       alerts=(("PacemakerTicketRevoked", {"subject": "ticketA", "severity": "warning"}),),
       no_alert_severity="critical",
       recovery="ticket granted again (reset)"),

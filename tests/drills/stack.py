@@ -114,6 +114,12 @@ class DrillStack:
         self.agent = str(AGENT)
         self.fetchers: Dict[str, Fetcher] = {}
         self.exporter_restarts = 0
+        # the NRPE and Zabbix channels on node 1 (tests/drills/channels.py), started by the drill
+        # module's fixture; *_skip: why a column is left out, *_error: why it failed to start
+        self.nrpe: Any = None
+        self.zabbix: Any = None
+        self.nrpe_skip = self.nrpe_error = self.zabbix_skip = self.zabbix_error = ""
+        self.channel_start: Dict[str, float] = {}
 
     # ------------------------------------------------------------------------------ start / stop
     def start(self) -> None:

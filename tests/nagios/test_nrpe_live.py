@@ -17,8 +17,9 @@ import shutil
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -62,58 +63,106 @@ def _runtime(d: Path) -> Path:
     return script
 
 
-def allow_nagios_on_corosync(cluster: LiveCluster, node: int) -> None:
+def allow_on_corosync(cluster: LiveCluster, node: int, user: str) -> None:
     """Corosync's IPC (cfgtool, quorumtool) admits root, and whoever a uidgid entry names, by the
     client's *primary* uid/gid only: membership of haclient is not enough there. The documented
-    fix: /etc/corosync/uidgid.d/nagios, then a reload."""
+    fix: /etc/corosync/uidgid.d/USER, then a reload."""
     cluster.exec(node, "/bin/sh", "-c", "mkdir -p /etc/corosync/uidgid.d && "
-                 "printf 'uidgid {\\n    uid: nagios\\n}\\n' > /etc/corosync/uidgid.d/nagios", check=True)
+                 f"printf 'uidgid {{\\n    uid: {user}\\n}}\\n' > /etc/corosync/uidgid.d/{user}", check=True)
     cluster.exec(node, "corosync-cfgtool", "-R", check=True)
 
 
-@pytest.fixture(scope="module")
-def nrpe(live_cluster: LiveCluster) -> Iterator[Tuple[LiveCluster, Path]]:
+def allow_nagios_on_corosync(cluster: LiveCluster, node: int) -> None:
+    allow_on_corosync(cluster, node, "nagios")
+
+
+def nrpe_missing() -> Optional[str]:
+    """Why a real NRPE daemon cannot run here (None: it can)."""
     for tool in (NRPE, CHECK_NRPE, "/usr/bin/python3"):
         if not os.access(tool, os.X_OK):
-            pytest.skip(f"{tool} not installed")
+            return f"{tool} not installed"
+    return None
+
+
+class NrpeError(RuntimeError):
+    pass
+
+
+@dataclass
+class NrpeDaemon:
+    """A real nrpe inside one node's namespaces, as user nagios (in group haclient), serving
+    ``check_pacemaker_<name>`` for each of its commands; stop() ends it by PID."""
+
+    cluster: LiveCluster
+    node: int
+    dir: Path
+    check: Path
+    proc: subprocess.Popen
+
+    def query(self, name: str, timeout: float = 30) -> subprocess.CompletedProcess:
+        """check_nrpe for command NAME, run inside the node (its own loopback)."""
+        return self.cluster.exec(self.node, CHECK_NRPE, "-H", "127.0.0.1", "-p", str(PORT), "-t", str(int(timeout)),
+                                 "-c", f"check_pacemaker_{name}", timeout=timeout + 5)
+
+    def stop(self) -> None:
+        self.proc.terminate()  # nrpe itself: nsenter execs it, so this PID is nrpe's
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_nrpe(cluster: LiveCluster, node: int = 1, commands: Optional[Dict[str, str]] = None) -> NrpeDaemon:
+    """Start nrpe in NODE with COMMANDS (name -> check_pacemaker arguments; default: COMMANDS) and
+    wait until check_nrpe gets its version. Raises NrpeError when it does not come up."""
+    commands = COMMANDS if commands is None else commands
     subprocess.run(["usermod", "-a", "-G", "haclient", "nagios"], check=True, timeout=30)
-    live_cluster.reset()
-    allow_nagios_on_corosync(live_cluster, 1)
+    allow_nagios_on_corosync(cluster, node)
     d = Path(tempfile.mkdtemp(prefix="pcmkexp-nrpe-"))
     d.chmod(0o755)
     check = _runtime(d)
-    cmds = d / "commands.sh"
-    lines = [f"command[check_pacemaker_{name}]={check} {args} --events-db=" for name, args in COMMANDS.items()]
+    lines = [f"command[check_pacemaker_{name}]={check} {args} --events-db=" for name, args in commands.items()]
     (d / "nrpe.cfg").write_text("\n".join([
         "log_facility=daemon", "debug=0", f"pid_file={d}/nrpe.pid", "server_address=127.0.0.1",
         f"server_port={PORT}", "nrpe_user=nagios", "nrpe_group=nagios", "allowed_hosts=127.0.0.1",
         "dont_blame_nrpe=0", "allow_bash_command_substitution=0", "command_timeout=30", "connection_timeout=60",
         "disable_syslog=1", f"log_file={d}/nrpe.log", *lines, ""]))
-    cmds.write_text("\n".join(lines) + "\n")
+    (d / "commands.sh").write_text("\n".join(lines) + "\n")
     (d / "nrpe.log").touch()
     shutil.chown(d / "nrpe.log", "nagios")
     shutil.chown(d, "nagios")
-    proc = live_cluster.popen(1, NRPE, "-c", str(d / "nrpe.cfg"), "-f", stdout=subprocess.DEVNULL,
-                              stderr=open(d / "nrpe.stderr", "wb"))
+    proc = cluster.popen(node, NRPE, "-c", str(d / "nrpe.cfg"), "-f", stdout=subprocess.DEVNULL,
+                         stderr=open(d / "nrpe.stderr", "wb"))  # noqa: SIM115 - kept open for the daemon
+    daemon = NrpeDaemon(cluster, node, d, check, proc)
+    deadline = time.monotonic() + 20
+    while True:
+        r = cluster.exec(node, CHECK_NRPE, "-H", "127.0.0.1", "-p", str(PORT), "-t", "3")
+        if r.returncode == 0 and "NRPE" in r.stdout:
+            return daemon
+        if proc.poll() is not None or time.monotonic() > deadline:
+            why = (f"nrpe did not start (rc {proc.poll()}): {r.stdout}{r.stderr}"
+                   f"{(d / 'nrpe.stderr').read_text()}{(d / 'nrpe.log').read_text()}")
+            daemon.stop()
+            raise NrpeError(why)
+        time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def nrpe(live_cluster: LiveCluster) -> Iterator[Tuple[LiveCluster, Path]]:
+    why = nrpe_missing()
+    if why:
+        pytest.skip(why)
+    live_cluster.reset()
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            r = live_cluster.exec(1, CHECK_NRPE, "-H", "127.0.0.1", "-p", str(PORT), "-t", "3")
-            if r.returncode == 0 and "NRPE" in r.stdout:
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"nrpe did not start (rc {proc.poll()}): {r.stdout}{r.stderr}"
-                            f"{(d / 'nrpe.stderr').read_text()}{(d / 'nrpe.log').read_text()}")
-            time.sleep(0.3)
-        yield live_cluster, check
+        daemon = start_nrpe(live_cluster, 1)
+    except NrpeError as e:
+        pytest.fail(str(e))
+    try:
+        yield live_cluster, daemon.check
     finally:
-        proc.terminate()  # nrpe itself: nsenter execs it, so this PID is nrpe's
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(d, ignore_errors=True)
+        daemon.stop()
 
 
 def _via_nrpe(cluster: LiveCluster, name: str) -> Tuple[int, str]:
