@@ -142,6 +142,16 @@ def _history(s: Snapshot, r: ResourceInstance) -> Tuple[int, int]:
     return best
 
 
+def resource_key(r: ResourceInstance) -> str:
+    """The LLD key of a resource instance. A primitive outside clones and bundles is one resource
+    wherever it runs, so its key leaves the node out: items and problems must not be orphaned when
+    it moves or stops (``dummy1``, ``grp/grp-a``). Clone and bundle instances keep the model's uid;
+    the clone/bundle entry itself carries the state that must persist (stopped, not promoted)."""
+    if r.clone or r.bundle:
+        return r.uid
+    return r.uid.split("@", 1)[0]
+
+
 def _resource_entry(s: Snapshot, r: ResourceInstance, fx: _Findings) -> Dict[str, Any]:
     subject = _subject(r)
     fail_count, threshold = _history(s, r)
@@ -152,7 +162,7 @@ def _resource_entry(s: Snapshot, r: ResourceInstance, fx: _Findings) -> Dict[str
                        if a.resource.split(":")[0] == r.id and (not r.nodes or a.node in r.nodes)}
     mine = fx.about(subject, r.id, *failcount_subjects, *sorted(action_subjects))
     return {
-        "uid": r.uid,
+        "uid": resource_key(r),
         "id": r.id,
         "kind": _kind(r),
         "agent": r.agent,
@@ -243,7 +253,7 @@ def zabbix_document(snapshot: Snapshot, findings: Sequence[Finding]) -> Dict[str
     for p in s.parents:
         resource_map[p.id] = _parent_entry(s, p.kind, p.id, p.parent, p.promotable, p.managed, p.disabled, fx)
     for r in s.resources:
-        resource_map[r.uid] = _resource_entry(s, r, fx)
+        resource_map.setdefault(resource_key(r), _resource_entry(s, r, fx))
 
     names = _peer_names(s)
     link_map: Dict[str, Dict[str, Any]] = {}

@@ -80,9 +80,6 @@ EXPECTATIONS: Tuple[Expectation, ...] = (
       absent=FENCE_CODES + ("quorum-lost",),
       nagios=("resources", 2, "resource-stopped"),
       zabbix="Resource {#KIND} {#UID} is stopped but should run",
-      zabbix_known_issue="the template's resource discovery is keyed by instance ({#UID} dummy1@- while stopped, "
-                         "dummy1@n2 once running): after recovery the dummy1@- items get no value (unsupported), so "
-                         "their problems stay open until the LLD lifetime removes them",
       alerts=(("PacemakerResourceStopped", {"resource": "dummy1", "severity": "critical"}),),
       recovery="state parameter deleted, crm_resource --cleanup (reset)",
       note="a failed start sets the fail count to INFINITY on each node; with the default migration-threshold "

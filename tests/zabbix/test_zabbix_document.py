@@ -72,6 +72,14 @@ def test_counts_are_the_findings(name: str) -> None:
     assert {t for t, v in doc["tickets"].items() if v["revoked"]} == revoked
 
 
+def test_primitive_key_is_stable_across_stop_and_move() -> None:
+    stopped = scenario_document("resource-stopped-should-run")["resources"]
+    running = scenario_document("healthy-3node")["resources"]
+    assert stopped["dummy1"]["active"] == 0 and running["dummy1"]["active"] == 1
+    primitives = {k for k, r in running.items() if r["kind"] == "primitive" and not r["clone"]}
+    assert primitives and not any("@" in k for k in primitives)
+
+
 def test_scenario_values() -> None:
     d = scenario_document("quorum-lost")
     assert d["quorate"] == 0 and d["findings_by_code"]["quorum-lost"] == 1 and d["severity_text"] == "critical"
@@ -87,7 +95,9 @@ def test_scenario_values() -> None:
     d = scenario_document("maintenance-mode")
     assert d["maintenance_mode"] == 1
     d = scenario_document("resource-failed-monitor")
-    assert d["resources"]["dummy1@node3"]["failed"] == 1 and d["resources_failed"] == 2
+    # a primitive is keyed without its node, so its items survive a move or a stop
+    assert d["resources"]["dummy1"]["failed"] == 1 and d["resources"]["dummy1"]["node"] == "node3"
+    assert d["resources_failed"] == 2 and d["resources"]["grp/grp-a"]["failed"] == 1
     assert d["resources"]["grp"]["kind"] == "group" and d["resources"]["grp"]["failed"] == 1
     d = scenario_document("resource-recovered-failcount")
     dummy = next(r for r in d["resources"].values() if r["id"] == "dummy1")
