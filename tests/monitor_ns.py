@@ -6,7 +6,8 @@
   namespaces, with address ``<net>.<host>/24`` (default .200; the harness uses .1 .. .9 for its
   nodes). The host namespace cannot reach the nodes; daemons started with ``ns.argv(...)`` can.
   ``delete()`` removes the veth and the namespace (only ours, by name).
-* ``prometheus_config`` / ``alertmanager_config``: JSON documents (JSON is YAML) for the daemons.
+* ``prometheus_config``: a JSON document (JSON is YAML) for Prometheus; ``shortened_rules`` and
+  ``alertmanager_config``: the shipped rules and Alertmanager example as the live tests load them.
 * ``WebhookLog``: reads the JSON lines written by ``python -m tests.monitor_ns webhook PORT FILE``.
 
 Nothing here touches the host network namespace or kills anything it did not start.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -30,6 +32,24 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
+RULES = ROOT / "prometheus" / "pacemaker.rules.yml"
+AM_EXAMPLE = ROOT / "prometheus" / "alertmanager.example.yml"
+#: the only change the live tests make to the shipped rules: every non-zero `for:` becomes this
+FOR_OVERRIDE = "3s"
+
+
+def shortened_rules(text: str) -> str:
+    """The shipped rules with every non-zero `for:` replaced by FOR_OVERRIDE; nothing else changes."""
+    return re.sub(r"^(\s+for: )(?!0m$)\S+$", rf"\g<1>{FOR_OVERRIDE}", text, flags=re.M)
+
+
+def alertmanager_config(hook: str) -> str:
+    """The shipped example with only the webhook URLs and the group timings replaced."""
+    text = AM_EXAMPLE.read_text()
+    text = re.sub(r'url: "http://[^/"]+(/[^"]*)"', rf'url: "{hook}\1"', text)
+    text = re.sub(r"^(\s+group_wait: )\S+$", r"\g<1>1s", text, flags=re.M)
+    text = re.sub(r"^(\s+group_interval: )\S+$", r"\g<1>2s", text, flags=re.M)
+    return text
 
 
 def free_port() -> int:

@@ -29,19 +29,21 @@ from typing import Any, Dict, Iterator, List, Optional
 import pytest
 
 from tests.monitor_ns import (
+    AM_EXAMPLE,
+    FOR_OVERRIDE,
+    RULES,
     MonitorNamespace,
     Procs,
     WebhookLog,
+    alertmanager_config,
     prometheus_config,
+    shortened_rules,
     start_prometheus,
     wait_for,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-RULES = ROOT / "prometheus" / "pacemaker.rules.yml"
-AM_EXAMPLE = ROOT / "prometheus" / "alertmanager.example.yml"
 EXPORTER = ROOT / ".venv" / "bin" / "pacemaker-exporter"
-FOR_OVERRIDE = "3s"
 EXPORTER_PORT = 9804
 PROM_PORT, AM_PORT, HOOK_PORT = 9090, 9093, 9095
 CLUSTER = "pcmkexp"  # the harness's cluster-name
@@ -49,18 +51,8 @@ REPORT = Path(os.environ.get("PCMKEXP_ALERT_LATENCY_REPORT", "/tmp/pcmkexp-alert
 ALERT_TIMEOUT = 120.0
 
 
-def shortened_rules(text: str) -> str:
-    """The shipped rules with every non-zero `for:` replaced by FOR_OVERRIDE; nothing else changes."""
-    return re.sub(r"^(\s+for: )(?!0m$)\S+$", rf"\g<1>{FOR_OVERRIDE}", text, flags=re.M)
 
 
-def alertmanager_config(hook: str) -> str:
-    """The shipped example with only the webhook URLs and the group timings replaced."""
-    text = AM_EXAMPLE.read_text()
-    text = re.sub(r'url: "http://[^/"]+(/[^"]*)"', rf'url: "{hook}\1"', text)
-    text = re.sub(r"^(\s+group_wait: )\S+$", r"\g<1>1s", text, flags=re.M)
-    text = re.sub(r"^(\s+group_interval: )\S+$", r"\g<1>2s", text, flags=re.M)
-    return text
 
 
 def test_test_copies_change_only_durations_and_urls() -> None:

@@ -27,16 +27,23 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from tests.monitor_ns import MonitorNamespace, Procs, WebhookLog, prometheus_config, start_prometheus, wait_for
+from tests.monitor_ns import (
+    RULES,
+    MonitorNamespace,
+    Procs,
+    WebhookLog,
+    alertmanager_config,
+    prometheus_config,
+    shortened_rules,
+    start_prometheus,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-RULES = ROOT / "prometheus" / "pacemaker.rules.yml"
-AM_EXAMPLE = ROOT / "prometheus" / "alertmanager.example.yml"
 BIN = ROOT / ".venv" / "bin"
 EXPORTER = BIN / "pacemaker-exporter"
 CHECK = BIN / "check_pacemaker"
 AGENT = BIN / "pacemaker-exporter-alert"
-FOR_OVERRIDE = "3s"
 EXPORTER_PORT = 9804
 REFRESH_INTERVAL = "5"
 SCRAPE_INTERVAL = "1s"
@@ -48,18 +55,8 @@ _LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
-def shortened_rules(text: str) -> str:
-    """The shipped rules with every non-zero ``for:`` set to FOR_OVERRIDE; nothing else changes."""
-    return re.sub(r"^(\s+for: )(?!0m$)\S+$", rf"\g<1>{FOR_OVERRIDE}", text, flags=re.M)
 
 
-def alertmanager_config(hook: str) -> str:
-    """The shipped example with only the webhook URLs and the group timings replaced."""
-    text = AM_EXAMPLE.read_text()
-    text = re.sub(r'url: "http://[^/"]+(/[^"]*)"', rf'url: "{hook}\1"', text)
-    text = re.sub(r"^(\s+group_wait: )\S+$", r"\g<1>1s", text, flags=re.M)
-    text = re.sub(r"^(\s+group_interval: )\S+$", r"\g<1>2s", text, flags=re.M)
-    return text
 
 
 Sample = Tuple[str, Dict[str, str], float]

@@ -54,11 +54,11 @@ from tests.drills.stack import (
     AGENT,
     CHECK,
     EXPORTER,
-    FOR_OVERRIDE,
     REFRESH_INTERVAL,
     SCRAPE_INTERVAL,
     DrillStack,
 )
+from tests.monitor_ns import FOR_OVERRIDE
 
 pytestmark = pytest.mark.live
 
