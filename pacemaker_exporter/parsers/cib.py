@@ -13,12 +13,17 @@ TOOL = "cibadmin"
 
 
 def parse_cib(data: bytes) -> CibConfig:
+    """The whole CIB (`cibadmin --query`), or only its configuration (`--scope configuration`,
+    what the source asks for: the status section is most of a large CIB and nothing here needs it)."""
     root = parse_xml_bytes(data, TOOL)
-    if root.tag != "cib":
-        raise ParseError(TOOL, f"unexpected root element <{root.tag}>, expected <cib>")
-    config = root.find("configuration")
-    if config is None:
-        raise ParseError(TOOL, "no <configuration> in the CIB")
+    if root.tag == "configuration":
+        config = root
+    elif root.tag == "cib":
+        config = root.find("configuration")
+        if config is None:
+            raise ParseError(TOOL, "no <configuration> in the CIB")
+    else:
+        raise ParseError(TOOL, f"unexpected root element <{root.tag}>, expected <cib> or <configuration>")
 
     properties: Dict[str, str] = {}
     crm_config = config.find("crm_config")
@@ -59,7 +64,7 @@ def parse_cib(data: bytes) -> CibConfig:
                 without_monitor.append(prim.get("id", ""))
 
     alerts = config.find("alerts")
-    have_quorum = root.get("have-quorum")
+    have_quorum = root.get("have-quorum")  # only on a whole CIB
     return CibConfig(
         properties=properties,
         location_constraints=tuple(constraints),
