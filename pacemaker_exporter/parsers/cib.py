@@ -16,14 +16,11 @@ def parse_cib(data: bytes) -> CibConfig:
     """The whole CIB (`cibadmin --query`), or only its configuration (`--scope configuration`,
     what the source asks for: the status section is most of a large CIB and nothing here needs it)."""
     root = parse_xml_bytes(data, TOOL)
-    if root.tag == "configuration":
-        config = root
-    elif root.tag == "cib":
-        config = root.find("configuration")
-        if config is None:
-            raise ParseError(TOOL, "no <configuration> in the CIB")
-    else:
+    if root.tag not in ("cib", "configuration"):
         raise ParseError(TOOL, f"unexpected root element <{root.tag}>, expected <cib> or <configuration>")
+    config = root if root.tag == "configuration" else root.find("configuration")
+    if config is None:
+        raise ParseError(TOOL, "no <configuration> in the CIB")
 
     properties: Dict[str, str] = {}
     crm_config = config.find("crm_config")
