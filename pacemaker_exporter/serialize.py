@@ -13,7 +13,7 @@ from enum import Enum
 from typing import Any, Dict, Iterable, Tuple, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from pacemaker_exporter import model
-from pacemaker_exporter.health import Finding, Severity
+from pacemaker_exporter.health import Finding
 
 SCHEMA_VERSION = 1
 T = TypeVar("T")
@@ -108,4 +108,4 @@ def load_document(doc: Any) -> Tuple[model.Snapshot, Tuple[Finding, ...]]:
 
 
 __all__ = ["snapshot_document", "load_document", "to_jsonable", "from_jsonable", "SnapshotFormatError",
-           "SCHEMA_VERSION", "Severity"]
+           "SCHEMA_VERSION"]
