@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything pacemaker-exporter and its test suite need on Debian 12 / Ubuntu LTS, as root:
+# Install everything pacemaker-exporter and its test suite need on Debian 12, as root:
 # the Debian packages listed in scripts/apt-packages.txt, and a virtualenv (.venv) with the project
 # installed from this checkout, its versions pinned by constraints.txt. Idempotent: a second run
 # installs nothing new and takes seconds.
