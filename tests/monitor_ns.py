@@ -214,6 +214,30 @@ def start_prometheus(procs: Procs, workdir: Path, listen: str, config: str,
     return f"http://{listen}"
 
 
+#: where the alerting stack listens inside the monitor namespace
+PROM_PORT, AM_PORT, HOOK_PORT = 9090, 9093, 9095
+#: Prometheus scrapes and evaluates this often in the live tests
+SCRAPE_INTERVAL = "1s"
+
+
+def start_alerting_stack(procs: Procs, ns: MonitorNamespace, work: Path, targets: List[str],
+                         hook_file: Path) -> None:
+    """A webhook receiver, Alertmanager (the shipped example, see alertmanager_config) and Prometheus
+    (the shipped rules, see shortened_rules) scraping TARGETS, all inside NS. Readiness is the caller's."""
+    wrap = ns.argv
+    procs.start("webhook", wrap(sys.executable, "-m", "tests.monitor_ns", "webhook", str(HOOK_PORT),
+                                str(hook_file)), cwd=str(ROOT))
+    (work / "alertmanager.yml").write_text(alertmanager_config(f"http://127.0.0.1:{HOOK_PORT}"))
+    procs.start("alertmanager", wrap("prometheus-alertmanager", f"--config.file={work / 'alertmanager.yml'}",
+                                     f"--storage.path={work / 'am-data'}", f"--web.listen-address=0.0.0.0:{AM_PORT}",
+                                     "--cluster.listen-address=", "--log.level=warn"))
+    rules = work / "pacemaker.rules.test.yml"
+    rules.write_text(shortened_rules(RULES.read_text()))
+    start_prometheus(procs, work, f"0.0.0.0:{PROM_PORT}",
+                     prometheus_config({"pacemaker": targets}, [str(rules)], f"127.0.0.1:{AM_PORT}",
+                                       interval=SCRAPE_INTERVAL), wrap=wrap)
+
+
 def promql(base: str, expr: str, time_: Optional[float] = None) -> Dict[str, Any]:
     import urllib.parse
 

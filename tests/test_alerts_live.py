@@ -30,22 +30,23 @@ import pytest
 
 from tests.monitor_ns import (
     AM_EXAMPLE,
+    AM_PORT,
     FOR_OVERRIDE,
+    HOOK_PORT,
+    PROM_PORT,
     RULES,
     MonitorNamespace,
     Procs,
     WebhookLog,
     alertmanager_config,
-    prometheus_config,
     shortened_rules,
-    start_prometheus,
+    start_alerting_stack,
     wait_for,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORTER = ROOT / ".venv" / "bin" / "pacemaker-exporter"
 EXPORTER_PORT = 9804
-PROM_PORT, AM_PORT, HOOK_PORT = 9090, 9093, 9095
 CLUSTER = "pcmkexp"  # the harness's cluster-name
 REPORT = Path(os.environ.get("PCMKEXP_ALERT_LATENCY_REPORT", "/tmp/pcmkexp-alert-latency.md"))
 ALERT_TIMEOUT = 120.0
@@ -100,19 +101,8 @@ class Stack:
         self.ns.create()
         for i in self.c.nodes():
             self.start_exporter(i)
-        wrap = self.ns.argv
-        self.procs.start("webhook", wrap(sys.executable, "-m", "tests.monitor_ns", "webhook", str(HOOK_PORT),
-                                         str(self.hook_file)), cwd=str(ROOT))
-        (self.work / "alertmanager.yml").write_text(alertmanager_config(f"http://127.0.0.1:{HOOK_PORT}"))
-        self.procs.start("alertmanager", wrap("prometheus-alertmanager", f"--config.file={self.work / 'alertmanager.yml'}",
-                                              f"--storage.path={self.work / 'am-data'}",
-                                              f"--web.listen-address=0.0.0.0:{AM_PORT}",
-                                              "--cluster.listen-address=", "--log.level=warn"))
-        rules = self.work / "pacemaker.rules.test.yml"
-        rules.write_text(shortened_rules(RULES.read_text()))
         targets = [f"{self.c.node_address(i)}:{EXPORTER_PORT}" for i in self.c.nodes()]
-        start_prometheus(self.procs, self.work, f"0.0.0.0:{PROM_PORT}",
-                         prometheus_config({"pacemaker": targets}, [str(rules)], f"127.0.0.1:{AM_PORT}"), wrap=wrap)
+        start_alerting_stack(self.procs, self.ns, self.work, targets, self.hook_file)
         for name, url in (("webhook", f"http://127.0.0.1:{HOOK_PORT}/"), ("alertmanager", f"{self.am}/-/ready"),
                           ("prometheus", f"{self.prom}/-/ready")):
             wait_for(f"{name} ready", 30, lambda url=url: self._reachable(url))

@@ -28,14 +28,13 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from tests.monitor_ns import (
-    RULES,
+    AM_PORT,
+    HOOK_PORT,
+    PROM_PORT,
     MonitorNamespace,
     Procs,
     WebhookLog,
-    alertmanager_config,
-    prometheus_config,
-    shortened_rules,
-    start_prometheus,
+    start_alerting_stack,
     wait_for,
 )
 
@@ -46,8 +45,6 @@ CHECK = BIN / "check_pacemaker"
 AGENT = BIN / "pacemaker-exporter-alert"
 EXPORTER_PORT = 9804
 REFRESH_INTERVAL = "5"
-SCRAPE_INTERVAL = "1s"
-PROM_PORT, AM_PORT, HOOK_PORT = 9090, 9093, 9095
 DB_IN_NODE = "/var/lib/pacemaker/pcmkexp-events.db"
 NOTIFY_SOCKET = "/run/pacemaker-exporter/notify.sock"
 
@@ -127,21 +124,8 @@ class DrillStack:
             self.fetchers[name] = Fetcher(self.procs, self.ns, f"fetch-{name}")
         for i in self.c.nodes():
             self.start_exporter(i)
-        wrap = self.ns.argv
-        self.procs.start("webhook", wrap(sys.executable, "-m", "tests.monitor_ns", "webhook", str(HOOK_PORT),
-                                         str(self.hook_file)), cwd=str(ROOT))
-        (self.work / "alertmanager.yml").write_text(alertmanager_config(f"http://127.0.0.1:{HOOK_PORT}"))
-        self.procs.start("alertmanager", wrap("prometheus-alertmanager",
-                                              f"--config.file={self.work / 'alertmanager.yml'}",
-                                              f"--storage.path={self.work / 'am-data'}",
-                                              f"--web.listen-address=0.0.0.0:{AM_PORT}",
-                                              "--cluster.listen-address=", "--log.level=warn"))
-        rules = self.work / "pacemaker.rules.drill.yml"
-        rules.write_text(shortened_rules(RULES.read_text()))
         targets = [f"{self.c.node_address(i)}:{EXPORTER_PORT}" for i in self.c.nodes()]
-        start_prometheus(self.procs, self.work, f"0.0.0.0:{PROM_PORT}",
-                         prometheus_config({"pacemaker": targets}, [str(rules)], f"127.0.0.1:{AM_PORT}",
-                                           interval=SCRAPE_INTERVAL), wrap=wrap)
+        start_alerting_stack(self.procs, self.ns, self.work, targets, self.hook_file)
         for name, url in (("webhook", f"http://{self.ns.address}:{HOOK_PORT}/"), ("alertmanager", f"{self.am}/-/ready"),
                           ("prometheus", f"{self.prom}/-/ready")):
             wait_for(f"{name} ready", 40, lambda url=url: self.fetchers["api"].get(url)["ok"], interval=0.3)

@@ -55,10 +55,9 @@ from tests.drills.stack import (
     CHECK,
     EXPORTER,
     REFRESH_INTERVAL,
-    SCRAPE_INTERVAL,
     DrillStack,
 )
-from tests.monitor_ns import FOR_OVERRIDE
+from tests.monitor_ns import FOR_OVERRIDE, SCRAPE_INTERVAL
 
 pytestmark = pytest.mark.live
 
