@@ -13,7 +13,7 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from pacemaker_exporter.model import CibConfig, CorosyncLinks, Quorum, Snapshot, SourceResult
 from pacemaker_exporter.parsers.cib import parse_cib
@@ -120,29 +120,13 @@ def assemble(outputs: Dict[str, CommandOutput], taken_at: float, cluster_name: s
         quorum = _parse(outputs["corosync-quorumtool"], parse_quorumtool, results)
 
     name = cluster_name or (cib.cluster_name if cib else "") or corosync_cluster_name
-    if status is None:
-        return Snapshot(taken_at=taken_at, cluster_name=name, hostname=hostname, cib=cib,
-                        links=merge_links(links_s, links_n), quorum=quorum, sources=tuple(results))
-    return Snapshot(
-        taken_at=taken_at,
-        cluster_name=name,
-        hostname=hostname,
-        crm_mon_format=status.format,
-        pacemakerd_state=status.pacemakerd_state,
-        summary=status.summary,
-        nodes=status.nodes,
-        resources=status.resources,
-        parents=status.parents,
-        histories=status.histories,
-        failed_actions=status.failed_actions,
-        fence_events=status.fence_events,
-        tickets=status.tickets,
-        bans=status.bans,
-        cib=cib,
-        links=merge_links(links_s, links_n),
-        quorum=quorum,
-        sources=tuple(results),
-    )
+    # without crm_mon's status the snapshot keeps the model's empty defaults for its part
+    from_status: Dict[str, Any] = {} if status is None else {
+        "crm_mon_format": status.format,
+        **{f.name: getattr(status, f.name) for f in dataclasses.fields(status) if f.name != "format"},
+    }
+    return Snapshot(taken_at=taken_at, cluster_name=name, hostname=hostname, cib=cib,
+                    links=merge_links(links_s, links_n), quorum=quorum, sources=tuple(results), **from_status)
 
 
 def collect_once(config: SourceConfig, cluster_name: str = "") -> Snapshot:
