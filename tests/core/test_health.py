@@ -120,3 +120,14 @@ def test_no_status_means_only_source_findings() -> None:
     empty = Snapshot(taken_at=0.0, sources=(SourceResult("crm_mon", "failed", 0.1, "crm_mon: not found", "missing"),))
     findings = evaluate(empty)
     assert [(f.code, f.severity) for f in findings] == [("source-failed", Severity.UNKNOWN)]
+
+
+def test_mixed_version_only_when_every_member_is_settled() -> None:
+    snap = snapshot("healthy-3node")
+    assert snap.summary is not None
+    mixed = dataclasses.replace(snap, summary=dataclasses.replace(snap.summary, mixed_version=True))
+    assert "mixed-version" in {f.code for f in evaluate(mixed)}
+    # a node joining or leaving has no version yet: crm_mon says mixed_version for a moment
+    leaving = dataclasses.replace(mixed, nodes=tuple(
+        dataclasses.replace(n, shutdown=True) if n.name == "node3" else n for n in mixed.nodes))
+    assert "mixed-version" not in {f.code for f in evaluate(leaving)}
