@@ -5,6 +5,7 @@ Nagios contract (exit 0/1/2/3, one status line, UNKNOWN for anything that is not
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import re
@@ -17,7 +18,6 @@ from nagiosplugin.runtime import Runtime
 from nagiosplugin.state import Critical, Ok, ServiceState, Unknown, Warn
 
 from nagios_checks.data import DataOptions, DataUnavailable, ExporterOptions
-from pacemaker_exporter.events import default_events_db
 from pacemaker_exporter.health import RULES_BY_CODE, Finding, Severity
 from pacemaker_exporter.options import CollectOptions, collect_options
 
@@ -88,9 +88,9 @@ def check_options(func: F) -> F:
         exporter = None
         if exporter_url:
             exporter = ExporterOptions(exporter_url, ca_file, insecure, username, password, max_age)
-        data = DataOptions(collect=collect, exporter=exporter,
-                           events_db=default_events_db() if events_db is None else events_db,
-                           timeout=float(timeout))
+        if events_db is not None:
+            collect = dataclasses.replace(collect, events_db=events_db)
+        data = DataOptions(collect=collect, exporter=exporter, timeout=float(timeout))
         kwargs["env"] = CheckEnv(data, verbose, ignore_codes)
         return func(*args, **kwargs)
 

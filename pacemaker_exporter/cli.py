@@ -9,7 +9,7 @@ from typing import List
 import click
 
 from pacemaker_exporter import __version__
-from pacemaker_exporter.collect import Collector
+from pacemaker_exporter.collect import collect_with_options
 from pacemaker_exporter.events_cli import events_command
 from pacemaker_exporter.health import Finding, evaluate, worst
 from pacemaker_exporter.model import Snapshot
@@ -81,11 +81,7 @@ def status(collect: CollectOptions, as_json: bool) -> None:
       critical  fencing-happened  n3  node n3 was fenced (reboot) by n1 2 min ago
       warning   node-offline      n3  node n3 is offline
     """
-    collector = Collector(collect.sources, collect.cluster_name)
-    try:
-        snapshot = collector.collect()
-    finally:
-        collector.close()
+    snapshot = collect_with_options(collect)
     collected_or_exit(snapshot)
     findings = evaluate(snapshot, collect.health)
     if as_json:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Tuple
 
 import click
 
+from pacemaker_exporter.events import default_events_db
 from pacemaker_exporter.health import HealthSettings, parse_severity_overrides
 from pacemaker_exporter.sources import SourceConfig
 
@@ -27,6 +28,9 @@ class CollectOptions:
     sources: SourceConfig
     health: HealthSettings
     cluster_name: str
+    #: the alert agent's event store, whose fencing events join the snapshot; '' to not read it.
+    #: No flag here: each command spells its own (--events-db, or --events.db on the exporter's)
+    events_db: str = field(default_factory=default_events_db)
 
 
 def collect_options(func: F) -> F:

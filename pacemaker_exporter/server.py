@@ -497,7 +497,7 @@ def serve_command(collect: CollectOptions, listen_address: str, telemetry_path: 
         except WebConfigError as exc:
             click.echo(f"pacemaker-exporter: --web.config.file: {exc}", err=True)
             sys.exit(2)
-    collector = Collector(collect.sources, collect.cluster_name)
+    collector = Collector.from_options(collect, events_db)
     cache = SnapshotCache(collector, collect.health, refresh_interval, compat_extras(compat), events_db,
                           notify_socket, wait_first=collect.sources.timeout + 1.0)
     try:
@@ -548,7 +548,7 @@ def metrics_command(collect: CollectOptions, compat: Tuple[str, ...], events_db:
         && mv /var/lib/node_exporter/pacemaker.prom.$$ /var/lib/node_exporter/pacemaker.prom
     """
     setup_logging("off")  # the one line that matters is printed below
-    collector = Collector(collect.sources, collect.cluster_name)
+    collector = Collector.from_options(collect, events_db)
     cache = SnapshotCache(collector, collect.health, extra=compat_extras(compat), events_db=events_db)
     try:
         served = cache.refresh()

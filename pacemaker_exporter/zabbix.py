@@ -423,9 +423,9 @@ def zabbix_command(collect: CollectOptions, lld: Optional[str], snapshot_json: A
             click.echo(f"pacemaker-exporter: {exc}", err=True)
             sys.exit(1)
     else:
-        from pacemaker_exporter.collect import collect_once
+        from pacemaker_exporter.collect import collect_with_options
 
-        snapshot = collect_once(collect.sources, collect.cluster_name)
+        snapshot = collect_with_options(collect)
         if snapshot.summary is None:
             src = snapshot.source("crm_mon")
             reason = src.error if src is not None and src.error else "crm_mon gave no cluster status"
