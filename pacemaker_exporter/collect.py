@@ -157,6 +157,15 @@ def assemble(outputs: Dict[str, CommandOutput], taken_at: float, cluster_name: s
                     links=merge_links(links_s, links_n), quorum=quorum, sources=tuple(results), **from_status)
 
 
+def missing_status(snapshot: Snapshot) -> str:
+    """Why the snapshot has no cluster status from crm_mon (no collection, whatever else worked),
+    or '' when it has one."""
+    if snapshot.summary is not None:
+        return ""
+    src = snapshot.source("crm_mon")
+    return src.error if src is not None and src.error else "crm_mon gave no cluster status"
+
+
 def with_stored_fencing(snapshot: Snapshot, path: str, window: float) -> Snapshot:
     """The snapshot with the store's fencing events of the last `window` seconds that crm_mon's
     history lacks. A missing store adds nothing (it is optional); an unreadable one is logged."""
