@@ -3,6 +3,11 @@
 One click group, one subcommand per check, each a nagiosplugin Resource with its contexts and
 summary. What is wrong is decided by the health rules (`pacemaker_exporter.health`); a check
 only selects the findings it is about and adds thresholds on what it counts.
+
+Each command is nagiosplugin's shape: a Resource, a Summary, contexts, `check.main(verbose, timeout)`,
+and the function `nagiosplugin.guarded` (a bug is UNKNOWN 3 on one line). `guarded` sits under the
+shared options, not above them: their usage errors are click's, which the group reports as UNKNOWN
+in its own words ("usage error ...").
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ from nagios_checks.framework import (
     CheckEnv,
     Count,
     NagiosGroup,
+    PacemakerCheck,
     PacemakerResource,
+    PacemakerSummary,
     UnavailableContext,
     check_options,
     count,
     range_option,
-    run_check,
+    version_option,
 )
 from pacemaker_exporter.health import RULES, Finding
 from pacemaker_exporter.model import INFINITY, ResourceInstance, Snapshot
@@ -51,7 +58,7 @@ def _plural(n: int, word: str) -> str:
 
 
 @click.group(cls=NagiosGroup, context_settings=CONTEXT_SETTINGS)
-@click.version_option(package_name="pacemaker-exporter", prog_name="check_pacemaker")
+@version_option
 def main() -> None:
     """Nagios/Icinga checks for a Pacemaker/Corosync cluster (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
 
@@ -86,16 +93,19 @@ class Cluster(PacemakerResource):
         yield count("resources_failed", sum(1 for r in s.resources if r.failed), context="resources")
 
 
-def _cluster_ok(r: PacemakerResource) -> str:
-    s: Snapshot = r.data.snapshot
-    nodes = [n for n in s.nodes if n.type != "ping"]
-    dc = s.summary.dc_name if s.summary and s.summary.dc_present else "none"
-    return (f"cluster {s.cluster_name or '(unnamed)'}: no problems; {sum(1 for n in nodes if n.online)}/{len(nodes)} "
-            f"nodes online, {sum(1 for x in s.resources if x.active)}/{len(s.resources)} resources active, DC {dc}")
+class ClusterSummary(PacemakerSummary[Cluster]):
+    def ok(self, results: nagiosplugin.Results) -> str:
+        s: Snapshot = self.resource.data.snapshot
+        nodes = [n for n in s.nodes if n.type != "ping"]
+        dc = s.summary.dc_name if s.summary and s.summary.dc_present else "none"
+        return (f"cluster {s.cluster_name or '(unnamed)'}: no problems; {sum(1 for n in nodes if n.online)}/"
+                f"{len(nodes)} nodes online, {sum(1 for x in s.resources if x.active)}/{len(s.resources)} resources "
+                f"active, DC {dc}")
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
 @check_options
+@nagiosplugin.guarded(verbose=0)
 def cluster(env: CheckEnv) -> None:
     """Overall health: every finding of the health rules; the worst one decides.
 
@@ -107,7 +117,9 @@ def cluster(env: CheckEnv) -> None:
       WARNING: monitor of dummy1 failed on node1: not running [failed-action]
     """
     resource = Cluster(env)
-    run_check("pacemaker cluster", resource, [Count("findings"), Count("nodes"), Count("resources")], _cluster_ok)
+    check = PacemakerCheck("pacemaker cluster", resource, ClusterSummary(resource),
+                           Count("findings"), Count("nodes"), Count("resources"))
+    check.main(verbose=env.verbose, timeout=env.timeout)
 
 
 # --- nodes ---------------------------------------------------------------------------------------
@@ -129,12 +141,14 @@ class Nodes(PacemakerResource):
         yield count("nodes_total", total, context="nodes")
 
 
-def _nodes_ok(r: PacemakerResource) -> str:
-    nodes = [n for n in r.data.snapshot.nodes if n.type != "ping"]
-    online = sum(1 for n in nodes if n.online)
-    extra = [f"{sum(1 for n in nodes if p(n))} {w}" for w, p in
-             (("standby", lambda n: n.standby), ("maintenance", lambda n: n.maintenance)) if any(p(n) for n in nodes)]
-    return f"{online}/{len(nodes)} nodes online" + (f" ({', '.join(extra)})" if extra else "")
+class NodesSummary(PacemakerSummary[Nodes]):
+    def ok(self, results: nagiosplugin.Results) -> str:
+        nodes = [n for n in self.resource.data.snapshot.nodes if n.type != "ping"]
+        online = sum(1 for n in nodes if n.online)
+        extra = [f"{sum(1 for n in nodes if p(n))} {w}" for w, p in
+                 (("standby", lambda n: n.standby), ("maintenance", lambda n: n.maintenance))
+                 if any(p(n) for n in nodes)]
+        return f"{online}/{len(nodes)} nodes online" + (f" ({', '.join(extra)})" if extra else "")
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
@@ -143,6 +157,7 @@ def _nodes_ok(r: PacemakerResource) -> str:
 @range_option("--offline-warning", help="Range of offline nodes that is OK, else WARNING (e.g. 0).")
 @range_option("--offline-critical", help="Range of offline nodes that is OK, else CRITICAL (e.g. 1).")
 @check_options
+@nagiosplugin.guarded(verbose=0)
 def nodes(env: CheckEnv, warning: Optional[str], critical: Optional[str], offline_warning: Optional[str],
           offline_critical: Optional[str]) -> None:
     """Nodes online, offline, standby, maintenance, unclean, pending (findings of the node rules,
@@ -154,10 +169,10 @@ def nodes(env: CheckEnv, warning: Optional[str], critical: Optional[str], offlin
       PACEMAKER NODES OK - 3/3 nodes online | nodes_maintenance=0;;;0;3 ... nodes_online=3;3:;2:;0;3 ...
     """
     resource = Nodes(env)
-    run_check("pacemaker nodes", resource,
-              [Count("nodes_online", warning, critical, "online nodes"),
-               Count("nodes_offline", offline_warning, offline_critical, "offline nodes"), Count("nodes")],
-              _nodes_ok)
+    check = PacemakerCheck("pacemaker nodes", resource, NodesSummary(resource),
+                           Count("nodes_online", warning, critical, "online nodes"),
+                           Count("nodes_offline", offline_warning, offline_critical, "offline nodes"), Count("nodes"))
+    check.main(verbose=env.verbose, timeout=env.timeout)
 
 
 # --- resources -----------------------------------------------------------------------------------
@@ -243,21 +258,21 @@ class Resources(PacemakerResource):
                     context="resources")
 
 
-def _resources_ok(r: PacemakerResource) -> str:
-    assert isinstance(r, Resources)
-    s: Snapshot = r.data.snapshot
-    if r.specs:
-        parts = []
-        for spec in r.specs:
-            hits = [x for x in _members(s, spec.id) if x.active and (not spec.node or spec.node in x.nodes)
-                    and (not spec.promoted or x.role == "Promoted")]
-            where = sorted({n for x in hits for n in x.nodes})
-            parts.append(f"{spec.id} {'promoted' if spec.promoted else 'running'} on {', '.join(where)}")
-        return "; ".join(parts)
-    active = sum(1 for x in s.resources if x.active)
-    disabled = sum(1 for x in s.resources if x.disabled)
-    return (f"{active}/{len(s.resources)} resource instances active, none failed"
-            + (f", {disabled} disabled" if disabled else ""))
+class ResourcesSummary(PacemakerSummary[Resources]):
+    def ok(self, results: nagiosplugin.Results) -> str:
+        s: Snapshot = self.resource.data.snapshot
+        if self.resource.specs:
+            parts = []
+            for spec in self.resource.specs:
+                hits = [x for x in _members(s, spec.id) if x.active and (not spec.node or spec.node in x.nodes)
+                        and (not spec.promoted or x.role == "Promoted")]
+                where = sorted({n for x in hits for n in x.nodes})
+                parts.append(f"{spec.id} {'promoted' if spec.promoted else 'running'} on {', '.join(where)}")
+            return "; ".join(parts)
+        active = sum(1 for x in s.resources if x.active)
+        disabled = sum(1 for x in s.resources if x.disabled)
+        return (f"{active}/{len(s.resources)} resource instances active, none failed"
+                + (f", {disabled} disabled" if disabled else ""))
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
@@ -266,6 +281,7 @@ def _resources_ok(r: PacemakerResource) -> str:
                    "(be promoted with :promoted) somewhere, or on NODE with @NODE, else CRITICAL.")
 @click.option("--ignore", multiple=True, metavar="ID", help="Leave out this resource (or group/clone/bundle).")
 @check_options
+@nagiosplugin.guarded(verbose=0)
 def resources(env: CheckEnv, specs: Tuple[ResourceSpec, ...], ignore: Tuple[str, ...]) -> None:
     """Failed, blocked, stopped-but-should-run, unmanaged, orphaned resources and failed actions.
 
@@ -280,7 +296,8 @@ def resources(env: CheckEnv, specs: Tuple[ResourceSpec, ...], ignore: Tuple[str,
     missing.name = "missing"
     contexts: List[nagiosplugin.Context] = [Count("resources"), missing]
     contexts += [Count(spec.label, critical="1:", what=spec.what) for spec in specs]
-    run_check("pacemaker resources", resource, contexts, _resources_ok)
+    check = PacemakerCheck("pacemaker resources", resource, ResourcesSummary(resource), *contexts)
+    check.main(verbose=env.verbose, timeout=env.timeout)
 
 
 # --- failcounts ----------------------------------------------------------------------------------
@@ -312,15 +329,15 @@ class Failcounts(PacemakerResource):
         yield count("failcount_entries", len(entries), context="failcounts")
 
 
-def _failcounts_ok(r: PacemakerResource) -> str:
-    assert isinstance(r, Failcounts)
-    entries = r.entries()
-    if not entries:
-        return "no fail counts"
-    top = max(entries, key=lambda h: h.fail_count)
-    limit = f"/{top.migration_threshold}" if top.migration_threshold < INFINITY else ""
-    return (f"{_plural(len(entries), 'fail count')}, highest {top.resource} on {top.node}: "
-            f"{top.fail_count}{limit}")
+class FailcountsSummary(PacemakerSummary[Failcounts]):
+    def ok(self, results: nagiosplugin.Results) -> str:
+        entries = self.resource.entries()
+        if not entries:
+            return "no fail counts"
+        top = max(entries, key=lambda h: h.fail_count)
+        limit = f"/{top.migration_threshold}" if top.migration_threshold < INFINITY else ""
+        return (f"{_plural(len(entries), 'fail count')}, highest {top.resource} on {top.node}: "
+                f"{top.fail_count}{limit}")
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
@@ -331,6 +348,7 @@ def _failcounts_ok(r: PacemakerResource) -> str:
               help="Thresholds are percentages of each resource's migration-threshold (when it is finite).")
 @click.option("--ignore", multiple=True, metavar="ID", help="Leave out this resource (repeatable).")
 @check_options
+@nagiosplugin.guarded(verbose=0)
 def failcounts(env: CheckEnv, warning: Optional[str], critical: Optional[str], relative: bool,
                ignore: Tuple[str, ...]) -> None:
     """Per resource/node fail counts: CRITICAL at migration-threshold, WARNING one failure before,
@@ -350,7 +368,8 @@ def failcounts(env: CheckEnv, warning: Optional[str], critical: Optional[str], r
     else:
         contexts = [Count("failcount", warning, critical, what)]
     contexts.append(Count("failcounts"))
-    run_check("pacemaker failcounts", resource, contexts, _failcounts_ok)
+    check = PacemakerCheck("pacemaker failcounts", resource, FailcountsSummary(resource), *contexts)
+    check.main(verbose=env.verbose, timeout=env.timeout)
 
 
 # --- fencing -------------------------------------------------------------------------------------
@@ -391,12 +410,13 @@ class Fencing(PacemakerResource):
         yield count("fence_history", len(s.fence_events), context="fencing")
 
 
-def _fencing_ok(r: PacemakerResource) -> str:
-    assert isinstance(r, Fencing)
-    s: Snapshot = r.data.snapshot
-    window = _human(r.since)
-    older = len(s.fence_events)
-    return f"no fencing in the last {window}" + (f" ({_plural(older, 'older event')} in the history)" if older else "")
+class FencingSummary(PacemakerSummary[Fencing]):
+    def ok(self, results: nagiosplugin.Results) -> str:
+        s: Snapshot = self.resource.data.snapshot
+        window = _human(self.resource.since)
+        older = len(s.fence_events)
+        return (f"no fencing in the last {window}"
+                + (f" ({_plural(older, 'older event')} in the history)" if older else ""))
 
 
 def _human(seconds: float) -> str:
@@ -413,6 +433,7 @@ def _human(seconds: float) -> str:
 @range_option("-w", "--warning", help="Range of successful fencings within --since that is OK, else WARNING.")
 @range_option("-c", "--critical", help="Range of successful fencings within --since that is OK, else CRITICAL.")
 @check_options
+@nagiosplugin.guarded(verbose=0)
 def fencing(env: CheckEnv, since: float, warning: Optional[str], critical: Optional[str]) -> None:
     """Failed or pending fencing, and any fencing within --since (crm_mon's fence history, plus the
     alert agent's event store when it exists, see --events-db).
@@ -423,8 +444,9 @@ def fencing(env: CheckEnv, since: float, warning: Optional[str], critical: Optio
       PACEMAKER FENCING CRITICAL - node n3 was fenced (reboot) by n1 4 min ago [fencing-happened] | ...
     """
     resource = Fencing(env, since)
-    run_check("pacemaker fencing", resource,
-              [Count("fencing_recent", warning, critical, "fencings in the window"), Count("fencing")], _fencing_ok)
+    check = PacemakerCheck("pacemaker fencing", resource, FencingSummary(resource),
+                           Count("fencing_recent", warning, critical, "fencings in the window"), Count("fencing"))
+    check.main(verbose=env.verbose, timeout=env.timeout)
 
 
 # --- quorum --------------------------------------------------------------------------------------
@@ -452,23 +474,25 @@ class QuorumCheck(PacemakerResource):
             yield count("quorate", int(s.summary.with_quorum), max=1, context="quorum")
 
 
-def _quorum_ok(r: PacemakerResource) -> str:
-    s: Snapshot = r.data.snapshot
-    q = s.quorum
-    if q is not None:
-        qd = ""
-        if q.has_qdevice:
-            qd = f", qdevice {q.qdevice_votes} vote(s)" if q.qdevice_votes is not None else ", qdevice"
-        return (f"{'quorate' if q.quorate else 'not quorate'}: {q.total_votes} of {q.expected_votes} votes "
-                f"({q.quorum} needed), {_plural(q.nodes or 0, 'member')}{qd}")
-    dc = s.summary.dc_name if s.summary and s.summary.dc_present else "none"
-    return f"quorate as DC {dc} sees it (no corosync-quorumtool data)"
+class QuorumSummary(PacemakerSummary[QuorumCheck]):
+    def ok(self, results: nagiosplugin.Results) -> str:
+        s: Snapshot = self.resource.data.snapshot
+        q = s.quorum
+        if q is not None:
+            qd = ""
+            if q.has_qdevice:
+                qd = f", qdevice {q.qdevice_votes} vote(s)" if q.qdevice_votes is not None else ", qdevice"
+            return (f"{'quorate' if q.quorate else 'not quorate'}: {q.total_votes} of {q.expected_votes} votes "
+                    f"({q.quorum} needed), {_plural(q.nodes or 0, 'member')}{qd}")
+        dc = s.summary.dc_name if s.summary and s.summary.dc_present else "none"
+        return f"quorate as DC {dc} sees it (no corosync-quorumtool data)"
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
 @range_option("-w", "--warning", help="Range of total votes that is OK, else WARNING (e.g. 3:).")
 @range_option("-c", "--critical", help="Range of total votes that is OK, else CRITICAL.")
 @check_options
+@nagiosplugin.guarded(verbose=0)
 def quorum(env: CheckEnv, warning: Optional[str], critical: Optional[str]) -> None:
     """Quorum: quorate, activity blocked, votes against expected (thresholds), qdevice state, DC.
 
@@ -478,7 +502,9 @@ def quorum(env: CheckEnv, warning: Optional[str], critical: Optional[str]) -> No
       PACEMAKER QUORUM OK - quorate: 3 of 3 votes (2 needed), 3 members | activity_blocked=0;;;0;1 ...
     """
     resource = QuorumCheck(env)
-    run_check("pacemaker quorum", resource, [Count("votes", warning, critical, "votes"), Count("quorum")], _quorum_ok)
+    check = PacemakerCheck("pacemaker quorum", resource, QuorumSummary(resource),
+                           Count("votes", warning, critical, "votes"), Count("quorum"))
+    check.main(verbose=env.verbose, timeout=env.timeout)
 
 
 # --- links ---------------------------------------------------------------------------------------
@@ -511,20 +537,21 @@ class Links(PacemakerResource):
         yield count("peers_unreachable", c["peers_unreachable"], max=c["peers"], context="links")
 
 
-def _links_ok(r: PacemakerResource) -> str:
-    assert isinstance(r, Links)
-    c = r.counts()
-    links = r.data.snapshot.links
-    transport = f" ({links.transport})" if links is not None and links.transport else ""
-    total = c["links_healthy"] + c["links_down"]
-    unreachable = f", {c['peers_unreachable']} unreachable" if c["peers_unreachable"] else ""
-    return f"{c['links_healthy']}/{total} links up to {_plural(c['peers'], 'peer')}{unreachable}{transport}"
+class LinksSummary(PacemakerSummary[Links]):
+    def ok(self, results: nagiosplugin.Results) -> str:
+        c = self.resource.counts()
+        links = self.resource.data.snapshot.links
+        transport = f" ({links.transport})" if links is not None and links.transport else ""
+        total = c["links_healthy"] + c["links_down"]
+        unreachable = f", {c['peers_unreachable']} unreachable" if c["peers_unreachable"] else ""
+        return f"{c['links_healthy']}/{total} links up to {_plural(c['peers'], 'peer')}{unreachable}{transport}"
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
 @range_option("-w", "--warning", help="Range of healthy (connected) links that is OK, else WARNING (e.g. 2:).")
 @range_option("-c", "--critical", help="Range of healthy links that is OK, else CRITICAL (e.g. 1:).")
 @check_options
+@nagiosplugin.guarded(verbose=0)
 def links(env: CheckEnv, warning: Optional[str], critical: Optional[str]) -> None:
     """Corosync rings / knet links: a link down while others work, with thresholds on healthy links
     (a peer down on every link is a node problem: see the nodes check).
@@ -535,8 +562,9 @@ def links(env: CheckEnv, warning: Optional[str], critical: Optional[str]) -> Non
       PACEMAKER LINKS OK - 2/2 links up to 2 peers | links_down=0;;;0;2 links_healthy=2;2:;1:;0;2 ...
     """
     resource = Links(env)
-    run_check("pacemaker links", resource,
-              [Count("links_healthy", warning, critical, "healthy links"), Count("links")], _links_ok)
+    check = PacemakerCheck("pacemaker links", resource, LinksSummary(resource),
+                           Count("links_healthy", warning, critical, "healthy links"), Count("links"))
+    check.main(verbose=env.verbose, timeout=env.timeout)
 
 
 # --- tickets -------------------------------------------------------------------------------------
@@ -552,15 +580,17 @@ class Tickets(PacemakerResource):
         yield count("tickets_standby", sum(1 for x in t if x.standby), max=len(t), context="tickets")
 
 
-def _tickets_ok(r: PacemakerResource) -> str:
-    t = r.data.snapshot.tickets
-    if not t:
-        return "no tickets"
-    return f"{sum(1 for x in t if x.granted)}/{len(t)} tickets granted: {', '.join(x.id for x in t)}"
+class TicketsSummary(PacemakerSummary[Tickets]):
+    def ok(self, results: nagiosplugin.Results) -> str:
+        t = self.resource.data.snapshot.tickets
+        if not t:
+            return "no tickets"
+        return f"{sum(1 for x in t if x.granted)}/{len(t)} tickets granted: {', '.join(x.id for x in t)}"
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
 @check_options
+@nagiosplugin.guarded(verbose=0)
 def tickets(env: CheckEnv) -> None:
     """Multi-site tickets: revoked or in standby.
 
@@ -570,7 +600,8 @@ def tickets(env: CheckEnv) -> None:
       PACEMAKER TICKETS WARNING - ticket ticketB is revoked: ... [ticket-revoked] (+1 more) | tickets=3;;;0 ...
     """
     resource = Tickets(env)
-    run_check("pacemaker tickets", resource, [Count("tickets")], _tickets_ok)
+    check = PacemakerCheck("pacemaker tickets", resource, TicketsSummary(resource), Count("tickets"))
+    check.main(verbose=env.verbose, timeout=env.timeout)
 
 
 # --- config --------------------------------------------------------------------------------------
@@ -589,13 +620,15 @@ class Config(PacemakerResource):
                 yield count(code.replace("-", "_"), sum(1 for f in findings if f.code == code), context="config")
 
 
-def _config_ok(r: PacemakerResource) -> str:
-    checked = len([c for c in CONFIG_CODES if c not in r.env.ignore_codes])
-    return f"configuration follows the {checked} best-practice rules checked"
+class ConfigSummary(PacemakerSummary[Config]):
+    def ok(self, results: nagiosplugin.Results) -> str:
+        checked = len([c for c in CONFIG_CODES if c not in self.resource.env.ignore_codes])
+        return f"configuration follows the {checked} best-practice rules checked"
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
 @check_options
+@nagiosplugin.guarded(verbose=0)
 def config(env: CheckEnv) -> None:
     """Best-practice lint of the configuration: stonith disabled, no-quorum-policy=ignore on 3+ nodes,
     two_node without wait_for_all, leftover cli-ban/cli-prefer constraints, resources without a monitor,
@@ -607,7 +640,8 @@ def config(env: CheckEnv) -> None:
       PACEMAKER CONFIG WARNING - stonith-enabled is false: ... [stonith-disabled] | ...
     """
     resource = Config(env)
-    run_check("pacemaker config", resource, [Count("config")], _config_ok)
+    check = PacemakerCheck("pacemaker config", resource, ConfigSummary(resource), Count("config"))
+    check.main(verbose=env.verbose, timeout=env.timeout)
 
 
 if __name__ == "__main__":

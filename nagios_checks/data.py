@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -20,8 +19,9 @@ from typing import List, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 from pacemaker_exporter.collect import Collector
+from pacemaker_exporter.events import STORED_FENCING_ORIGIN
 from pacemaker_exporter.health import Finding, HealthSettings, evaluate
-from pacemaker_exporter.model import FenceEvent, Snapshot
+from pacemaker_exporter.model import Snapshot
 from pacemaker_exporter.options import CollectOptions
 from pacemaker_exporter.serialize import SnapshotFormatError, load_document
 from pacemaker_exporter.sources import PERMISSION_HINT, SAVED_FILES
@@ -57,8 +57,6 @@ class ExporterOptions:
 class DataOptions:
     collect: CollectOptions
     exporter: Optional[ExporterOptions] = None
-    #: the alert agent's event store (fencing events); '' to not read it
-    events_db: str = ""
     #: the whole check's time budget (seconds); commands and HTTP get less than that
     timeout: float = 10.0
 
@@ -68,8 +66,11 @@ class Data:
     snapshot: Snapshot
     findings: Tuple[Finding, ...]
     origin: str  # "local", "saved DIR", "exporter URL"
-    #: fencing events taken from the event store (also merged into the snapshot)
-    stored_fencing: int = 0
+
+    @property
+    def stored_fencing(self) -> int:
+        """Fencing events the collection took from the alert agent's event store."""
+        return sum(1 for e in self.snapshot.fence_events if e.origin == STORED_FENCING_ORIGIN)
 
 
 def _budget(timeout: float) -> float:
@@ -85,17 +86,14 @@ def load(opts: DataOptions, health: Optional[HealthSettings] = None) -> Data:
     else:
         snapshot = _collect(opts)
         origin = f"saved outputs in {opts.collect.sources.saved_dir}" if opts.collect.sources.saved_dir else "local"
-    stored = 0
-    if opts.events_db:
-        snapshot, stored = merge_stored_fencing(snapshot, opts.events_db, health.fencing_recent_seconds)
-    return Data(snapshot, evaluate(snapshot, health), origin, stored)
+    return Data(snapshot, evaluate(snapshot, health), origin)
 
 
 def _collect(opts: DataOptions) -> Snapshot:
     sources = opts.collect.sources
     if opts.timeout > 0 and sources.timeout > _budget(opts.timeout):
         sources = dataclasses.replace(sources, timeout=_budget(opts.timeout))
-    collector = Collector(sources, opts.collect.cluster_name)
+    collector = Collector.from_options(dataclasses.replace(opts.collect, sources=sources))
     try:
         return collector.collect()
     finally:
@@ -194,65 +192,3 @@ def _why(group: Tuple[str, ...], results: List, origin: str) -> str:  # type: ig
         if r is not None and r.state == "skipped" and origin.startswith("saved"):
             return f"no {command} output among the {origin} ({SAVED_FILES.get(name, name)} missing)"
     return f"no {command} output in this snapshot (not run here: is it installed, is corosync running?)"
-
-
-# --- the alert agent's event store --------------------------------------------------------------
-
-
-def merge_stored_fencing(snapshot: Snapshot, path: str, since_seconds: float) -> Tuple[Snapshot, int]:
-    """Add fencing events the alert agent stored that crm_mon's history lacks (history cleaned,
-    saved outputs, a fencer restarted), so the one fencing rule sees them. A missing or
-    unreadable store adds nothing (it is optional)."""
-    if not os.path.exists(path):
-        return snapshot, 0
-    try:
-        from pacemaker_exporter.events import EventStore, EventStoreError
-    except ImportError:  # pragma: no cover - the store ships with the package
-        return snapshot, 0
-    try:
-        with EventStore(path, readonly=True) as store:
-            events = store.recent(since=snapshot.taken_at - since_seconds, kind="fencing", limit=200)
-    except (EventStoreError, OSError) as exc:
-        _log.warning("event store %s not read: %s", path, exc)
-        return snapshot, 0
-    known = [(e.target, e.completed) for e in snapshot.fence_events]
-    added: List[FenceEvent] = []
-    for ev in events:
-        if any(t == ev.node and c is not None and abs(c - ev.timestamp) < 30 for t, c in known):
-            continue
-        added.append(FenceEvent(target=ev.node, action=_fence_action(ev.task, ev.desc),
-                                status="success" if ev.rc == 0 else "failed",
-                                delegate=_fence_delegate(ev.desc), completed=ev.timestamp,
-                                exit_reason="" if ev.rc == 0 else _fence_reason(ev.desc),
-                                origin="alert event store"))
-    if not added:
-        return snapshot, 0
-    merged = sorted(list(snapshot.fence_events) + added, key=_newest_first)
-    return dataclasses.replace(snapshot, fence_events=tuple(merged)), len(added)
-
-
-def _newest_first(e: FenceEvent) -> Tuple[int, float]:
-    # pending events (no completion time) stay first, as crm_mon lists them
-    return (0 if e.completed is None else 1, -(e.completed or 0.0))
-
-
-def _fence_action(task: str, desc: str) -> str:
-    words = desc.split()
-    if len(words) > 1 and words[0] == "Operation":
-        return words[1]
-    return task if task and not task.startswith("st_") else "reboot"
-
-
-def _fence_delegate(desc: str) -> str:
-    # "Operation reboot of n3 by n1 for pacemaker-controld...": the delegate is "n1"
-    words = desc.split()
-    if "by" in words:
-        i = words.index("by")
-        if i + 1 < len(words) and words[i + 1] != "the":
-            return words[i + 1]
-    return ""
-
-
-def _fence_reason(desc: str) -> str:
-    reason = desc.rsplit(":", 1)[-1].split("(ref=")[0].strip() if ":" in desc else ""
-    return reason

@@ -1,14 +1,16 @@
 """The parts every `check_pacemaker` subcommand shares: the options, the contexts that turn
-findings and counts into Nagios states, the output layout, and the runner that keeps the
-Nagios contract (exit 0/1/2/3, one status line, UNKNOWN for anything that is not an answer).
+findings and counts into Nagios states, the Summary and Check bases, the output layout, and the
+group and Runtime set-up that keep the Nagios contract (exit 0/1/2/3, one status line, UNKNOWN for
+anything that is not an answer).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import re
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Generic, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import click
 import nagiosplugin
@@ -17,7 +19,7 @@ from nagiosplugin.runtime import Runtime
 from nagiosplugin.state import Critical, Ok, ServiceState, Unknown, Warn
 
 from nagios_checks.data import DataOptions, DataUnavailable, ExporterOptions
-from pacemaker_exporter.events import default_events_db
+from pacemaker_exporter import __version__
 from pacemaker_exporter.health import RULES_BY_CODE, Finding, Severity
 from pacemaker_exporter.options import CollectOptions, collect_options
 
@@ -80,6 +82,7 @@ def check_options(func: F) -> F:
                   help="Seconds before the check gives up with UNKNOWN (0: never).")
     @click.option("-v", "--verbose", count=True,
                   help="-v every measurement in the long output, -vv also the data sources, -vvv debug log.")
+    @version_option
     @functools.wraps(func)
     def wrapper(*args: Any, collect: CollectOptions, exporter_url: Optional[str], ca_file: Optional[str],
                 insecure: bool, username: Optional[str], password: Optional[str], max_age: float,
@@ -88,13 +91,18 @@ def check_options(func: F) -> F:
         exporter = None
         if exporter_url:
             exporter = ExporterOptions(exporter_url, ca_file, insecure, username, password, max_age)
-        data = DataOptions(collect=collect, exporter=exporter,
-                           events_db=default_events_db() if events_db is None else events_db,
-                           timeout=float(timeout))
+        if events_db is not None:
+            collect = dataclasses.replace(collect, events_db=events_db)
+        data = DataOptions(collect=collect, exporter=exporter, timeout=float(timeout))
         kwargs["env"] = CheckEnv(data, verbose, ignore_codes)
         return func(*args, **kwargs)
 
     return wrapper
+
+
+#: -V/--version, as the Monitoring Plugins guidelines reserve it: "check_pacemaker 0.1.0", exit 0
+version_option = click.version_option(__version__, "-V", "--version", prog_name="check_pacemaker",
+                                      message="%(prog)s %(version)s")
 
 
 def range_option(*names: str, help: str) -> Callable[[F], F]:
@@ -219,21 +227,24 @@ class PacemakerResource(nagiosplugin.Resource):
             yield nagiosplugin.Metric(f"finding{i}:{f.code}:{f.subject}", f, context="finding")
 
 
-class PacemakerSummary(nagiosplugin.Summary):
-    """Status line: the check's own words when OK, the worst problem (and how many more) when not.
-    Long output: one line per problem, worst first; -v adds every measurement, -vv the sources."""
+R = TypeVar("R", bound=PacemakerResource)
 
-    def __init__(self, resource: PacemakerResource, ok_text: Callable[[PacemakerResource], str]) -> None:
+
+class PacemakerSummary(nagiosplugin.Summary, Generic[R]):
+    """Status line: the check's own words when OK (each check's Summary says them in `ok`), the
+    worst problem (and how many more) when not. Long output: one line per problem, worst first;
+    -v adds every measurement, -vv the sources."""
+
+    def __init__(self, resource: R) -> None:
         self.resource = resource
-        self.ok_text = ok_text
 
     def ok(self, results: nagiosplugin.Results) -> str:
-        return self.ok_text(self.resource)
+        raise NotImplementedError
 
     def problem(self, results: nagiosplugin.Results) -> str:
         problems = _worst_first(r for r in results if r.state != Ok)
         if not problems:
-            return self.ok_text(self.resource)
+            return self.ok(results)
         first = str(problems[0])
         if self.resource.unavailable is not None:
             return first
@@ -262,7 +273,13 @@ def _worst_first(results: Iterable[nagiosplugin.Result]) -> List[nagiosplugin.Re
 
 
 class PacemakerCheck(nagiosplugin.Check):
-    """A Check whose overall state follows health's order: CRITICAL outranks UNKNOWN."""
+    """A check of one Resource with its Summary and contexts (the finding and unavailable contexts
+    always among them), whose overall state follows health's order: CRITICAL outranks UNKNOWN."""
+
+    def __init__(self, name: str, resource: PacemakerResource, summary: PacemakerSummary[Any],
+                 *contexts: nagiosplugin.Context) -> None:
+        super().__init__(resource, FindingContext(), UnavailableContext(), *contexts, summary)
+        self.name = name  # not Check(name=...): nagiosplugin 1.3.2 (Debian 12) has no such argument
 
     @property
     def state(self) -> ServiceState:
@@ -286,33 +303,22 @@ class PacemakerOutput(Output):
         self.add_longoutput(check.verbose_str)
 
 
-def fresh_runtime(stdout: Optional[Any] = None) -> Runtime:
-    """nagiosplugin keeps one Runtime per process; start each check (and each test) afresh."""
-    root = logging.getLogger("nagiosplugin")
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
+def start_runtime() -> None:
+    """A new nagiosplugin Runtime for this run of check_pacemaker, printing in our layout.
+
+    nagiosplugin keeps one Runtime per process, a singleton whose output and log handler pile up
+    from one check to the next. A plugin process runs one check, but the tests (and the golden
+    files) run hundreds in one process, so each run drops the previous singleton and its log
+    handler; the new instance then starts from the class defaults. Runtime has no setter for the
+    output format, so ours is put in its place before any check runs.
+    """
+    previous = Runtime.instance
+    if previous is not None and previous.logchan is not None:
+        logging.getLogger("nagiosplugin").removeHandler(previous.logchan)
     Runtime.instance = None
-    Runtime.check = None
-    Runtime.logchan = None
-    Runtime.output = None
-    Runtime.timeout = None
-    Runtime.exitcode = 70
     runtime = Runtime()
     runtime.output = PacemakerOutput(runtime.logchan)
-    runtime.stdout = stdout
-    return runtime
-
-
-def run_check(name: str, resource: PacemakerResource, contexts: Sequence[nagiosplugin.Context],
-              ok_text: Callable[[PacemakerResource], str]) -> None:
-    """Build the check and hand it to nagiosplugin's runtime, which prints and exits."""
-    check = PacemakerCheck(resource, FindingContext(), UnavailableContext(), *contexts,
-                           PacemakerSummary(resource, ok_text), name=name)
-    runtime = Runtime()
-    if not isinstance(runtime.output, PacemakerOutput):
-        runtime = fresh_runtime(runtime.stdout)
-    runtime.verbose = resource.env.verbose
-    runtime.execute(check, resource.env.verbose, resource.env.timeout)
+    runtime.stdout = None  # print to sys.stdout as it is then (nagiosplugin < 1.3.3 bound it at import)
 
 
 # --- the group: usage errors are UNKNOWN -----------------------------------------------------------
@@ -324,7 +330,7 @@ class NagiosGroup(click.Group):
 
     def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None,  # type: ignore[override]
              complete_var: Optional[str] = None, standalone_mode: bool = True, **extra: Any) -> Any:
-        fresh_runtime()
+        start_runtime()
         try:
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import List
 
 import click
 
 from pacemaker_exporter import __version__
-from pacemaker_exporter.collect import Collector
+from pacemaker_exporter.collect import collect_with_options
 from pacemaker_exporter.events_cli import events_command
 from pacemaker_exporter.health import Finding, evaluate, worst
 from pacemaker_exporter.model import Snapshot
-from pacemaker_exporter.options import CollectOptions, collect_options
+from pacemaker_exporter.options import CollectOptions, collect_options, exit_unless_collected
 from pacemaker_exporter.serialize import snapshot_document
 from pacemaker_exporter.server import metrics_command, serve_command
 from pacemaker_exporter.zabbix import zabbix_command
@@ -41,15 +40,6 @@ def main() -> None:
       pacemaker-exporter status                   # what is wrong with this cluster, for a person
       CIB_file=saved-cib.xml pacemaker-exporter status --json
     """
-
-
-def collected_or_exit(snapshot: Snapshot) -> None:
-    """A snapshot without crm_mon's status is no collection: one line on stderr, exit 1."""
-    src = snapshot.source("crm_mon")
-    if snapshot.summary is None:
-        reason = src.error if src is not None and src.error else "crm_mon gave no cluster status"
-        click.echo(f"pacemaker-exporter: cannot collect the cluster status: {reason}", err=True)
-        sys.exit(1)
 
 
 def headline(snapshot: Snapshot, findings: tuple[Finding, ...]) -> str:
@@ -81,12 +71,8 @@ def status(collect: CollectOptions, as_json: bool) -> None:
       critical  fencing-happened  n3  node n3 was fenced (reboot) by n1 2 min ago
       warning   node-offline      n3  node n3 is offline
     """
-    collector = Collector(collect.sources, collect.cluster_name)
-    try:
-        snapshot = collector.collect()
-    finally:
-        collector.close()
-    collected_or_exit(snapshot)
+    snapshot = collect_with_options(collect)
+    exit_unless_collected(snapshot)
     findings = evaluate(snapshot, collect.health)
     if as_json:
         click.echo(json.dumps(snapshot_document(snapshot, findings), indent=2, sort_keys=False))

@@ -2,20 +2,26 @@
 
 A source that fails leaves its part of the snapshot empty and says why in
 ``Snapshot.sources``; the rest stays usable.
+
+The alert agent's event store is read here too, once for every channel: the fencing events it
+recorded that crm_mon's history lacks (history cleaned, saved outputs, a fencer restarted) join
+the snapshot's fence history, so the one fencing rule sees them wherever the snapshot goes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
-from pacemaker_exporter.model import CibConfig, CorosyncLinks, Quorum, Snapshot, SourceResult
+from pacemaker_exporter.events import EventStoreError, stored_fencing_events
+from pacemaker_exporter.model import CibConfig, CorosyncLinks, FenceEvent, Quorum, Snapshot, SourceResult
 from pacemaker_exporter.parsers.cib import parse_cib
 from pacemaker_exporter.parsers.corosync import (
     merge_links,
@@ -27,7 +33,15 @@ from pacemaker_exporter.parsers.crm_mon import CrmMonStatus, CrmMonUnavailable, 
 from pacemaker_exporter.parsers.errors import ParseError
 from pacemaker_exporter.sources import CommandOutput, Source, SourceConfig, build_sources
 
+if TYPE_CHECKING:
+    from pacemaker_exporter.options import CollectOptions
+
 T = TypeVar("T")
+
+_log = logging.getLogger(__name__)
+
+#: a stored fencing of the same node completed this close to one crm_mon lists is that one
+_SAME_FENCING_SECONDS = 30.0
 
 #: exit codes that still carry a full answer: quorumtool says 2 when the partition is not quorate
 _OK_EXIT_CODES: Dict[str, Tuple[int, ...]] = {"corosync-quorumtool": (0, 2)}
@@ -39,12 +53,24 @@ class Collector:
     """Holds the sources (so that single flight spans callers) and makes snapshots."""
 
     def __init__(self, config: SourceConfig, cluster_name: str = "",
-                 corosync_conf: str = "/etc/corosync/corosync.conf") -> None:
+                 corosync_conf: str = "/etc/corosync/corosync.conf", events_db: str = "",
+                 fencing_window: float = 3600.0) -> None:
         self.config = config
         self.cluster_name = cluster_name
         self.corosync_conf = corosync_conf
+        #: the alert agent's event store ('' to not read it) and how far back its fencing events count
+        self.events_db = events_db
+        self.fencing_window = fencing_window
         self.sources: Dict[str, Source] = build_sources(config)
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.sources)), thread_name_prefix="source")
+
+    @classmethod
+    def from_options(cls, options: CollectOptions, events_db: Optional[str] = None) -> Collector:
+        """The collector the shared options describe; `events_db`, when given, is the command's own
+        flag for the event store and wins over the options' default."""
+        return cls(options.sources, options.cluster_name,
+                   events_db=options.events_db if events_db is None else events_db,
+                   fencing_window=options.health.fencing_recent_seconds)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False)
@@ -57,6 +83,8 @@ class Collector:
         if self.config.saved_dir and snapshot.summary is not None and snapshot.summary.last_update is not None:
             # saved outputs are judged as of when they were captured ("fenced 10 min ago" then, not now)
             snapshot = dataclasses.replace(snapshot, taken_at=snapshot.summary.last_update)
+        if self.events_db:
+            snapshot = with_stored_fencing(snapshot, self.events_db, self.fencing_window)
         return snapshot
 
     def _hostname(self) -> str:
@@ -129,8 +157,49 @@ def assemble(outputs: Dict[str, CommandOutput], taken_at: float, cluster_name: s
                     links=merge_links(links_s, links_n), quorum=quorum, sources=tuple(results), **from_status)
 
 
+def missing_status(snapshot: Snapshot) -> str:
+    """Why the snapshot has no cluster status from crm_mon (no collection, whatever else worked),
+    or '' when it has one."""
+    if snapshot.summary is not None:
+        return ""
+    src = snapshot.source("crm_mon")
+    return src.error if src is not None and src.error else "crm_mon gave no cluster status"
+
+
+def with_stored_fencing(snapshot: Snapshot, path: str, window: float) -> Snapshot:
+    """The snapshot with the store's fencing events of the last `window` seconds that crm_mon's
+    history lacks. A missing store adds nothing (it is optional); an unreadable one is logged."""
+    if not os.path.exists(path):
+        return snapshot
+    try:
+        stored = stored_fencing_events(path, since=snapshot.taken_at - window)
+    except (EventStoreError, OSError) as exc:
+        _log.warning("event store %s not read: %s", path, exc)
+        return snapshot
+    known = [(e.target, e.completed) for e in snapshot.fence_events if e.completed is not None]
+    added = [e for e in stored if not any(t == e.target and abs(c - (e.completed or 0.0)) < _SAME_FENCING_SECONDS
+                                          for t, c in known)]
+    if not added:
+        return snapshot
+    merged = sorted(list(snapshot.fence_events) + added, key=_newest_first)
+    return dataclasses.replace(snapshot, fence_events=tuple(merged))
+
+
+def _newest_first(e: FenceEvent) -> Tuple[int, float]:
+    # pending events (no completion time) stay first, as crm_mon lists them
+    return (0 if e.completed is None else 1, -(e.completed or 0.0))
+
+
 def collect_once(config: SourceConfig, cluster_name: str = "") -> Snapshot:
-    collector = Collector(config, cluster_name)
+    return _collect_and_close(Collector(config, cluster_name))
+
+
+def collect_with_options(options: CollectOptions) -> Snapshot:
+    """One collection as the shared options describe it, the event store included."""
+    return _collect_and_close(Collector.from_options(options))
+
+
+def _collect_and_close(collector: Collector) -> Snapshot:
     try:
         return collector.collect()
     finally:

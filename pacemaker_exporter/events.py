@@ -784,3 +784,37 @@ class NotifyListener:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# Stored fencing events, as the snapshot's model has them
+
+#: FenceEvent.origin of a fencing event that came from the store (not from crm_mon's history)
+STORED_FENCING_ORIGIN = "alert event store"
+
+if TYPE_CHECKING:
+    from pacemaker_exporter.model import FenceEvent
+
+
+def stored_fencing_events(path: str, since: float, limit: int = 200) -> List[FenceEvent]:
+    """The fencing events stored at PATH since an epoch time, newest first, as model FenceEvents.
+
+    The action, delegate and reason come from Pacemaker's description, read with the same pattern
+    :func:`parse_alert_env` uses.  Raises :class:`EventStoreError` when the store cannot be read.
+    """
+    from pacemaker_exporter.model import FenceEvent  # here: the alert agent itself never needs the model
+
+    with EventStore(path, readonly=True) as store:
+        events = store.recent(since=since, kind="fencing", limit=limit)
+    fences: List[FenceEvent] = []
+    for ev in events:
+        match = _FENCING_DESC.match(ev.desc)
+        action = match.group(1) if match else (ev.task if ev.task and not ev.task.startswith("st_") else "reboot")
+        # "by the cluster" (no fencing device answered) names no delegate
+        delegate = match.group(3) if match and not match.group(3).startswith("the ") else ""
+        reason = ev.desc[match.end():].split("(ref=")[0].strip() if match else ""
+        ok = ev.result == "success"
+        fences.append(FenceEvent(target=ev.node, action=action, status="success" if ok else "failed",
+                                 delegate=delegate, completed=ev.timestamp, exit_reason="" if ok else reason,
+                                 origin=STORED_FENCING_ORIGIN))
+    return fences

@@ -94,13 +94,16 @@ def format_table(events: List[AlertEvent]) -> str:
 @click.option("--limit", default="50", show_default=True, metavar="N", help="At most N events (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array for tools instead of a table.")
 @click.option(
-    "--db",
+    "--events-db",
     "db_path",
     metavar="PATH",
     help="The event store [default: $PACEMAKER_EXPORTER_EVENTS_DB or /var/lib/pacemaker-exporter/events.db].",
 )
+# the former spelling, deprecated: hidden, still accepted so that no existing script breaks
+@click.option("--db", "old_db_path", metavar="PATH", hidden=True)
 def events_command(
-    since_text: Optional[str], kind: Optional[str], limit: str, as_json: bool, db_path: Optional[str]
+    since_text: Optional[str], kind: Optional[str], limit: str, as_json: bool, db_path: Optional[str],
+    old_db_path: Optional[str],
 ) -> None:
     """List the cluster events the alert agent recorded, newest first."""
     since = parse_since(since_text) if since_text is not None else None
@@ -112,7 +115,7 @@ def events_command(
             raise ValueError
     except ValueError:
         raise click.ClickException(f"--limit {limit!r}: expected a number >= 0") from None
-    path = db_path or default_events_db()
+    path = db_path or old_db_path or default_events_db()
     try:
         with EventStore(path, readonly=True) as store:
             events = store.recent(since=since, kind=kind, limit=limit_n or None)

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Tuple
 
 import click
 
+from pacemaker_exporter.collect import missing_status
+from pacemaker_exporter.events import default_events_db
 from pacemaker_exporter.health import HealthSettings, parse_severity_overrides
+from pacemaker_exporter.model import Snapshot
 from pacemaker_exporter.sources import SourceConfig
 
 F = Callable[..., Any]
@@ -27,6 +31,9 @@ class CollectOptions:
     sources: SourceConfig
     health: HealthSettings
     cluster_name: str
+    #: the alert agent's event store, whose fencing events join the snapshot; '' to not read it.
+    #: No flag here: each command spells its own (--events-db, or --events.db on the exporter's)
+    events_db: str = field(default_factory=default_events_db)
 
 
 def collect_options(func: F) -> F:
@@ -82,3 +89,11 @@ def collect_options(func: F) -> F:
         return func(*args, **kwargs)
 
     return wrapper
+
+
+def exit_unless_collected(snapshot: Snapshot) -> None:
+    """A snapshot without crm_mon's status is no collection: one line on stderr, exit 1."""
+    reason = missing_status(snapshot)
+    if reason:
+        click.echo(f"pacemaker-exporter: cannot collect the cluster status: {reason}", err=True)
+        sys.exit(1)

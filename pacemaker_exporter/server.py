@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import click
 
 from pacemaker_exporter import __version__
-from pacemaker_exporter.collect import Collector
+from pacemaker_exporter.collect import Collector, missing_status
 from pacemaker_exporter.health import Finding, HealthSettings, evaluate
 from pacemaker_exporter.metrics import (
     ExporterStats,
@@ -497,7 +497,7 @@ def serve_command(collect: CollectOptions, listen_address: str, telemetry_path: 
         except WebConfigError as exc:
             click.echo(f"pacemaker-exporter: --web.config.file: {exc}", err=True)
             sys.exit(2)
-    collector = Collector(collect.sources, collect.cluster_name)
+    collector = Collector.from_options(collect, events_db)
     cache = SnapshotCache(collector, collect.health, refresh_interval, compat_extras(compat), events_db,
                           notify_socket, wait_first=collect.sources.timeout + 1.0)
     try:
@@ -548,7 +548,7 @@ def metrics_command(collect: CollectOptions, compat: Tuple[str, ...], events_db:
         && mv /var/lib/node_exporter/pacemaker.prom.$$ /var/lib/node_exporter/pacemaker.prom
     """
     setup_logging("off")  # the one line that matters is printed below
-    collector = Collector(collect.sources, collect.cluster_name)
+    collector = Collector.from_options(collect, events_db)
     cache = SnapshotCache(collector, collect.health, extra=compat_extras(compat), events_db=events_db)
     try:
         served = cache.refresh()
@@ -557,7 +557,6 @@ def metrics_command(collect: CollectOptions, compat: Tuple[str, ...], events_db:
     sys.stdout.buffer.write(served.body + render(ScrapeCollector(cluster_label(served.snapshot),
                                                                  served.snapshot.taken_at, 0)))
     sys.stdout.flush()
-    if served.snapshot.summary is None:
-        src = served.snapshot.source("crm_mon")
-        reason = src.error if src is not None and src.error else "crm_mon gave no cluster status"
+    reason = missing_status(served.snapshot)
+    if reason:
         click.echo(f"pacemaker-exporter: pacemaker_up 0: {reason}", err=True)

@@ -27,7 +27,7 @@ import click
 
 from pacemaker_exporter.health import RULES, Finding, Severity, evaluate, worst
 from pacemaker_exporter.model import INFINITY, CorosyncLink, Node, ResourceInstance, Snapshot
-from pacemaker_exporter.options import CollectOptions, collect_options
+from pacemaker_exporter.options import CollectOptions, collect_options, exit_unless_collected
 from pacemaker_exporter.serialize import load_document, to_jsonable
 
 #: Version of this document's layout; the templates check nothing, but tests and people can.
@@ -423,14 +423,10 @@ def zabbix_command(collect: CollectOptions, lld: Optional[str], snapshot_json: A
             click.echo(f"pacemaker-exporter: {exc}", err=True)
             sys.exit(1)
     else:
-        from pacemaker_exporter.collect import collect_once
+        from pacemaker_exporter.collect import collect_with_options
 
-        snapshot = collect_once(collect.sources, collect.cluster_name)
-        if snapshot.summary is None:
-            src = snapshot.source("crm_mon")
-            reason = src.error if src is not None and src.error else "crm_mon gave no cluster status"
-            click.echo(f"pacemaker-exporter: cannot collect the cluster status: {reason}", err=True)
-            sys.exit(1)
+        snapshot = collect_with_options(collect)
+        exit_unless_collected(snapshot)
         doc = zabbix_document(snapshot, evaluate(snapshot, collect.health))
     out: Any = doc["discovery"][lld] if lld else doc
     click.echo(json.dumps(out, indent=2 if pretty else None, sort_keys=False, ensure_ascii=False))
