@@ -35,6 +35,7 @@ from nagios_checks.framework import (
 )
 from pacemaker_exporter.health import RULES, Finding
 from pacemaker_exporter.model import INFINITY, ResourceInstance, Snapshot
+from pacemaker_exporter.options import parse_duration
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
@@ -374,15 +375,17 @@ def failcounts(env: CheckEnv, warning: Optional[str], critical: Optional[str], r
 
 # --- fencing -------------------------------------------------------------------------------------
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SECONDS = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
-    m = _DURATION.match(value)
-    if not m:
+    """--since: a duration (1h, 30m) or, as Nagios users write it, a bare number of seconds."""
+    seconds = parse_duration(value)
+    if seconds is None and _SECONDS.match(value):
+        seconds = float(value)
+    if seconds is None:
         raise click.BadParameter(f"{value!r}: use seconds or a number with s, m, h, d or w (e.g. 1h, 30m)")
-    return float(m.group(1)) * _UNITS[m.group(2)]
+    return seconds
 
 
 class Fencing(PacemakerResource):

@@ -10,7 +10,7 @@ import dataclasses
 import functools
 import logging
 import re
-from typing import Any, Callable, Dict, Generic, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Generic, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import click
 import nagiosplugin
@@ -25,13 +25,13 @@ from pacemaker_exporter.options import CollectOptions, collect_options
 
 F = Callable[..., Any]
 
-#: health's order of badness (critical > unknown > warning > ok), so every channel agrees on "worst"
-_RANK: Dict[ServiceState, int] = {Ok: 0, Warn: 1, Unknown: 2, Critical: 3}
 _STATE = {Severity.OK: Ok, Severity.WARNING: Warn, Severity.UNKNOWN: Unknown, Severity.CRITICAL: Critical}
+_SEVERITY = {state: severity for severity, state in _STATE.items()}
 
 
 def rank(state: ServiceState) -> int:
-    return _RANK.get(state, 2)
+    """health's order of badness (critical > unknown > warning > ok), so every channel agrees on "worst"."""
+    return _SEVERITY.get(state, Severity.UNKNOWN).rank
 
 
 # --- options -------------------------------------------------------------------------------------

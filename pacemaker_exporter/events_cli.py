@@ -6,24 +6,21 @@ The main CLI registers :data:`events_command` (``cli.add_command(events_command)
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import List, Optional
 
 import click
 
 from pacemaker_exporter.events import KINDS, AlertEvent, EventStore, EventStoreError, default_events_db
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+from pacemaker_exporter.options import parse_duration
 
 
 def parse_since(text: str, now: Optional[float] = None) -> float:
     """``30m``, ``1h``, ``2d``, ``1w``, ``45s`` (ago) or an epoch time → epoch seconds."""
     now = time.time() if now is None else now
-    match = _DURATION.match(text)
-    if match:
-        return now - float(match.group(1)) * _UNITS[match.group(2)]
+    ago = parse_duration(text)
+    if ago is not None:
+        return now - ago
     try:
         value = float(text)
     except ValueError:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,3 +98,16 @@ def exit_unless_collected(snapshot: Snapshot) -> None:
     if reason:
         click.echo(f"pacemaker-exporter: cannot collect the cluster status: {reason}", err=True)
         sys.exit(1)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> Optional[float]:
+    """``45s``, ``30m``, ``1h``, ``2d``, ``1w`` in seconds; None when TEXT is not such a duration.
+
+    A bare number is not a duration here: the events command reads it as an epoch time, the
+    Nagios checks as seconds, so each caller says what it means."""
+    match = _DURATION.match(text)
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)] if match else None

@@ -34,7 +34,7 @@ from pacemaker_exporter.serialize import load_document, to_jsonable
 ZABBIX_SCHEMA_VERSION = 1
 
 #: Severity as a number for Zabbix (value map "Pacemaker severity"): higher is worse.
-SEVERITY_VALUE = {Severity.OK: 0, Severity.WARNING: 1, Severity.UNKNOWN: 2, Severity.CRITICAL: 3}
+SEVERITY_VALUE = {severity: severity.rank for severity in Severity}
 
 #: Node state as a number (value map "Pacemaker node state"), worst condition wins.
 NODE_STATE = {"online": 0, "standby": 1, "maintenance": 2, "pending": 3, "offline": 4, "unclean": 5}

@@ -38,6 +38,16 @@ def test_since_window() -> None:
 def test_bad_since_is_unknown() -> None:
     code, out = run_on(CHECK, "healthy-3node", "--since", "yesterday")
     assert code == 3 and out.startswith("PACEMAKER UNKNOWN - usage error")
+    for bad in ("-5", "inf", "1e3", "2x"):
+        assert run_on(CHECK, "healthy-3node", "--since", bad)[0] == 3, bad
+
+
+def test_since_bare_number_is_seconds() -> None:
+    """Nagios users write --since 3600; it means the same as 1h (the events command reads a bare
+    number as an epoch time instead: the shared duration parser leaves bare numbers to the caller)."""
+    scenario = "live-node-killed-fenced"
+    assert run_on(CHECK, scenario, "--since", "3600") == run_on(CHECK, scenario, "--since", "1h")
+    assert run_on(CHECK, "live-node-killed-fenced", "--since", "0")[0] == 0
 
 
 def test_event_store_adds_fencing(tmp_path) -> None:
