@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pacemaker_exporter.cli import main
 from pacemaker_exporter.compat import compat_metrics
+from pacemaker_exporter.generate import metrics_doc as gendoc
 from pacemaker_exporter.health import evaluate
 from pacemaker_exporter.metrics import FAMILIES, exposition
 from pacemaker_exporter.model import ResourceInstance, Snapshot, SourceResult, Summary
@@ -36,7 +37,6 @@ def _load(name: str):  # type: ignore[no-untyped-def]
 
 
 regen = _load("regen_golden")
-gendoc = _load("gen_metrics_doc")
 
 ALL = sorted(p.name for p in SCENARIOS.iterdir() if p.is_dir() and (p / "crm_mon.xml").is_file())
 GOLDEN_SCENARIOS = regen.scenarios()
@@ -121,7 +121,7 @@ def test_naming_conventions() -> None:
 
 def test_metrics_doc_is_current() -> None:
     assert (ROOT / "docs" / "metrics.md").read_text() == gendoc.render(), \
-        "docs/metrics.md is stale: run scripts/gen_metrics_doc.py"
+        "docs/metrics.md is stale: run pacemaker-exporter generate"
 
 
 def _stopped_clone(uid: str) -> ResourceInstance:
