@@ -15,7 +15,6 @@ Metric-based alerts and special cases (two clusters, severity override, two subj
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Dict, List
@@ -31,6 +30,7 @@ from pacemaker_exporter.generate.rules import (
     FindingAlert,
     alert_annotations,
 )
+from pacemaker_exporter.generate.yaml_text import dump_yaml
 from pacemaker_exporter.health import RULES_BY_CODE
 
 TESTS_DIR = "prometheus/tests"
@@ -86,44 +86,6 @@ def exp_alert(alert: str, labels: Dict[str, str], value: float = 1) -> Dict[str,
     """An expected alert: hand-written labels (as the alert carries them) + rendered annotations."""
     ann = {k: render(v, labels, value) for k, v in alert_annotations(alert).items()}
     return {"exp_labels": labels, "exp_annotations": ann}
-
-
-# ------------------------------------------------------------------ YAML output
-def _q(s: str) -> str:
-    return json.dumps(s, ensure_ascii=False)
-
-
-def dump(obj: Any, indent: int = 0) -> List[str]:
-    pad = " " * indent
-    lines: List[str] = []
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if isinstance(v, (dict, list)) and v:
-                lines.append(f"{pad}{k}:")
-                lines += dump(v, indent + 2)
-            else:
-                lines.append(f"{pad}{k}: {_scalar(v)}")
-    elif isinstance(obj, list):
-        for item in obj:
-            sub = dump(item, indent + 2)
-            if isinstance(item, (dict, list)) and item:
-                lines.append(f"{pad}- {sub[0].lstrip()}")
-                lines += sub[1:]
-            else:
-                lines.append(f"{pad}- {_scalar(item)}")
-    return lines
-
-
-def _scalar(v: Any) -> str:
-    if isinstance(v, dict):
-        return "{}"
-    if isinstance(v, list):
-        return "[]"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return str(v)
-    return _q(str(v))
 
 
 def series(name: str, labels: Dict[str, str], values: str) -> Dict[str, str]:
@@ -362,6 +324,6 @@ def artefacts(root: Path) -> Dict[str, str]:
     for name, tests in (("findings_test.yml", [finding_case(fa) for fa in FINDING_ALERTS] + special_finding_cases()),
                         ("metrics_test.yml", metric_cases())):
         doc = {"rule_files": [RULES_REL], "evaluation_interval": "1m", "tests": tests}
-        out[f"{TESTS_DIR}/{name}"] = "\n".join(head + dump(doc)) + "\n"
+        out[f"{TESTS_DIR}/{name}"] = "\n".join(head) + "\n" + dump_yaml(doc)
     return out
 

@@ -13,20 +13,20 @@ cluster-level triggers are made from the health rule table (one trigger per find
 has no per-object prototype), with the rule's meaning as name and its severity mapped to a
 Zabbix priority, so Zabbix raises exactly what the other channels report.
 
-The YAML is written by a small emitter (strings are JSON-quoted, which is valid YAML) so that the
-output is byte-stable without a YAML library; UUIDs are derived from the template and object
+The YAML is written by PyYAML in the style of generate/yaml_text.py (strings double-quoted, so
+Zabbix reads every value as a string); UUIDs are derived from the template and object
 names (UUID version 4 layout, as Zabbix 6.0 requires).
 """
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from pacemaker_exporter.generate.yaml_text import dump_yaml
 from pacemaker_exporter.health import RULES, Severity
 from pacemaker_exporter.model import INFINITY
 from pacemaker_exporter.zabbix import NODE_STATE, SEVERITY_VALUE
@@ -525,47 +525,8 @@ def template_document(tpl: str) -> Dict[str, Any]:
     }}
 
 
-# ------------------------------------------------------------------------------------------ YAML emitter
-
-
-def _scalar(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return f"'{v}'"
-    return json.dumps(str(v), ensure_ascii=False)
-
-
-def to_yaml(value: Any, indent: int = 0) -> str:
-    """Block-style YAML of dicts, lists and scalars (strings JSON-quoted, which YAML accepts)."""
-    pad = " " * indent
-    lines: List[str] = []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if isinstance(v, (dict, list)) and v:
-                lines.append(f"{pad}{k}:")
-                lines.append(to_yaml(v, indent + 2))
-            elif isinstance(v, (dict, list)):
-                lines.append(f"{pad}{k}: {'{}' if isinstance(v, dict) else '[]'}")
-            else:
-                lines.append(f"{pad}{k}: {_scalar(v)}")
-    elif isinstance(value, list):
-        for v in value:
-            if isinstance(v, dict) and v:
-                body = to_yaml(v, indent + 2)
-                lines.append(f"{pad}- {body[indent + 2:]}")
-            elif isinstance(v, list):
-                lines.append(f"{pad}-")
-                lines.append(to_yaml(v, indent + 2))
-            else:
-                lines.append(f"{pad}- {_scalar(v)}")
-    else:
-        lines.append(f"{pad}{_scalar(value)}")
-    return "\n".join(lines)
-
-
 def render(tpl: str) -> str:
-    return to_yaml(template_document(tpl)) + "\n"
+    return dump_yaml(template_document(tpl))
 
 
 
