@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -22,21 +21,11 @@ from pacemaker_exporter.generate import metrics_doc as gendoc
 from pacemaker_exporter.health import evaluate
 from pacemaker_exporter.metrics import FAMILIES, exposition
 from pacemaker_exporter.model import ResourceInstance, Snapshot, SourceResult, Summary
+from scripts import regen_golden as regen
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "tests" / "fixtures" / "scenarios"
 GOLDEN = ROOT / "tests" / "golden" / "metrics"
-
-
-def _load(name: str):  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-regen = _load("regen_golden")
 
 ALL = sorted(p.name for p in SCENARIOS.iterdir() if p.is_dir() and (p / "crm_mon.xml").is_file())
 GOLDEN_SCENARIOS = regen.scenarios()
