@@ -11,7 +11,7 @@ import click
 from pacemaker_exporter import __version__
 from pacemaker_exporter.collect import Collector
 from pacemaker_exporter.events_cli import events_command
-from pacemaker_exporter.generate import generate_command
+from pacemaker_exporter.generate.command import generate_command
 from pacemaker_exporter.health import Finding, evaluate, worst
 from pacemaker_exporter.model import Snapshot
 from pacemaker_exporter.options import CollectOptions, collect_options

@@ -12,7 +12,8 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
-from pacemaker_exporter.generate import dashboards, sync
+from pacemaker_exporter.generate import dashboards
+from pacemaker_exporter.generate.checkout import sync
 from tests.monitor_ns import (
     Procs,
     free_port,

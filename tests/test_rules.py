@@ -11,8 +11,9 @@ from typing import List
 
 import pytest
 
-from pacemaker_exporter.generate import rule_tests, sync
+from pacemaker_exporter.generate import rule_tests
 from pacemaker_exporter.generate import rules as gen_rules
+from pacemaker_exporter.generate.checkout import sync
 from pacemaker_exporter.health import RULES as HEALTH_RULES
 
 ROOT = Path(__file__).resolve().parent.parent

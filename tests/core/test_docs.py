@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pacemaker_exporter.generate import findings_table, sync
+from pacemaker_exporter.generate import findings_table
+from pacemaker_exporter.generate.checkout import sync
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -11,8 +11,8 @@ from typing import Any, Dict, Iterator, List
 import pytest
 import yaml
 
-from pacemaker_exporter.generate import sync
 from pacemaker_exporter.generate import zabbix_templates as gen
+from pacemaker_exporter.generate.checkout import sync
 from pacemaker_exporter.health import RULES
 from tests.zabbix.golden import scenario_document
 
