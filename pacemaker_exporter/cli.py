@@ -10,6 +10,7 @@ import click
 from pacemaker_exporter import __version__
 from pacemaker_exporter.collect import collect_with_options
 from pacemaker_exporter.events_cli import events_command
+from pacemaker_exporter.generate.command import generate_command
 from pacemaker_exporter.health import Finding, evaluate, worst
 from pacemaker_exporter.model import Snapshot
 from pacemaker_exporter.options import CollectOptions, collect_options, exit_unless_collected
@@ -89,6 +90,7 @@ main.add_command(serve_command)
 main.add_command(metrics_command)
 main.add_command(zabbix_command)
 main.add_command(events_command)
+main.add_command(generate_command)
 
 if __name__ == "__main__":
     main()

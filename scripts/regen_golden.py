@@ -17,19 +17,17 @@ import sys
 from pathlib import Path
 from typing import List
 
+from pacemaker_exporter.collect import Collector
+from pacemaker_exporter.health import evaluate
+from pacemaker_exporter.metrics import ExporterStats, exposition
+from pacemaker_exporter.sources import SourceConfig
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "tests" / "fixtures" / "scenarios"
 GOLDEN = ROOT / "tests" / "golden" / "metrics"
 FIXED_TIME = 1704110400.0  # 2024-01-01T12:00:00Z
 #: generated on the fly by another tool, too large for a golden file
 SKIP = {"large-32x2000"}
-
-sys.path.insert(0, str(ROOT))
-
-from pacemaker_exporter.collect import Collector  # noqa: E402
-from pacemaker_exporter.health import evaluate  # noqa: E402
-from pacemaker_exporter.metrics import ExporterStats, exposition  # noqa: E402
-from pacemaker_exporter.sources import SourceConfig  # noqa: E402
 
 
 def scenarios() -> List[str]:

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Regenerate tests/golden/nagios/<check>/<scenario>.txt from the scenario fixtures.
 
-    .venv/bin/python scripts/regen_nagios_golden.py               # every check, every scenario
-    .venv/bin/python scripts/regen_nagios_golden.py nodes quorum  # only some checks
+    .venv/bin/python -m scripts.regen_nagios_golden               # every check, every scenario
+    .venv/bin/python -m scripts.regen_nagios_golden nodes quorum  # only some checks
+
+(in the checkout, as a module, so that `tests` imports)
 
 Review the diff before committing: a golden file is what the check says on that cluster state.
 """
@@ -10,11 +12,8 @@ Review the diff before committing: a golden file is what the check says on that 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.nagios.golden import CHECKS, golden_path, golden_text, scenarios  # noqa: E402
+from tests.nagios.golden import CHECKS, golden_path, golden_text, scenarios
 
 
 def main(argv: list) -> int:

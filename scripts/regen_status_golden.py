@@ -1,19 +1,18 @@
 #!/usr/bin/env python3
 """Regenerate tests/golden/status/: `status` and `status --json` of every scenario fixture.
 
-Run after a deliberate change to the model, the rules or the output, then review the diff:
-    .venv/bin/python scripts/regen_status_golden.py
+Run in the checkout (as a module, so that `tests` imports) after a deliberate change to the model,
+the rules or the output, then review the diff:
+    .venv/bin/python -m scripts.regen_status_golden
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ["TZ"] = "UTC"
 time.tzset()
 

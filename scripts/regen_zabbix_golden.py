@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Regenerate tests/golden/zabbix/<scenario>.json from the scenario fixtures.
 
-    .venv/bin/python scripts/regen_zabbix_golden.py            # all scenarios
-    .venv/bin/python scripts/regen_zabbix_golden.py tickets    # only some
+    .venv/bin/python -m scripts.regen_zabbix_golden            # all scenarios
+    .venv/bin/python -m scripts.regen_zabbix_golden tickets    # only some
+
+(in the checkout, as a module, so that `tests` imports)
 
 Review the diff: a golden file changes only when the Zabbix document, the parsers or the
 health rules change on purpose.
@@ -11,11 +13,8 @@ health rules change on purpose.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.zabbix.golden import GOLDEN, render, scenario_document, scenario_names  # noqa: E402
+from tests.zabbix.golden import GOLDEN, render, scenario_document, scenario_names
 
 
 def main(argv: list) -> int:

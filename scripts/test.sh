@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 .venv/bin/ruff check .
 .venv/bin/mypy
+.venv/bin/pacemaker-exporter generate --check
 exec .venv/bin/python -m pytest -p no:cacheprovider "$@"

@@ -14,6 +14,7 @@ Run alone on a cluster of its own (other sessions may be using the default one):
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -91,8 +92,9 @@ def agent_path(live_cluster: LiveCluster) -> Iterator[str]:
     wrapper = directory / "pacemaker-exporter-alert"
     wrapper.write_text(
         "#!/bin/sh\n"
-        f"exec /usr/bin/python3 -I -S -c 'import sys; sys.path.insert(0, \"{SOURCE_TREE}\"); "
-        "from pacemaker_exporter.alert_agent import main; main()'\n"
+        # -P -s -S: -I without -E, so that PYTHONPATH (the source tree) is read
+        f"PYTHONPATH={shlex.quote(SOURCE_TREE)} exec /usr/bin/python3 -P -s -S -c "
+        "'from pacemaker_exporter.alert_agent import main; main()'\n"
     )
     wrapper.chmod(0o755)
     r = _runs_as_hacluster(live_cluster, str(wrapper))

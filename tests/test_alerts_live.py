@@ -361,8 +361,7 @@ def test_no_alert_is_per_exporter(stack: Stack) -> None:
 def test_prometheus_loaded_every_shipped_alert(stack: Stack) -> None:
     groups = stack.api(f"{stack.prom}/api/v1/rules")["data"]["groups"]
     loaded = {r["name"] for g in groups for r in g["rules"] if r["type"] == "alerting"}
-    sys.path.insert(0, str(ROOT / "prometheus"))
-    import gen_rules
+    from pacemaker_exporter.generate import rules as gen_rules
 
     assert set(gen_rules.all_alert_names()) == loaded
     assert all(r["health"] == "ok" for g in groups for r in g["rules"]), "a rule fails to evaluate"

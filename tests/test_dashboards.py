@@ -7,12 +7,13 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
+from pacemaker_exporter.generate import dashboards
+from pacemaker_exporter.generate.checkout import sync
 from tests.monitor_ns import (
     Procs,
     free_port,
@@ -73,9 +74,8 @@ def subst(expr: str, cluster: str) -> str:
 # ----------------------------------------------------------------------------- structure
 def test_dashboards_are_generated_and_current() -> None:
     assert {p.name for p in FILES} == {"pacemaker-fleet.json", "pacemaker-cluster.json"}
-    r = subprocess.run([sys.executable, "scripts/gen_dashboards.py", "--check"], cwd=ROOT, capture_output=True,
-                       text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
+    stale = sync(ROOT, dashboards.artefacts(ROOT), check=True)
+    assert stale == [], f"stale: {stale}: run pacemaker-exporter generate"
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -18,25 +17,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pacemaker_exporter.cli import main
 from pacemaker_exporter.compat import compat_metrics
+from pacemaker_exporter.generate import metrics_doc as gendoc
 from pacemaker_exporter.health import evaluate
 from pacemaker_exporter.metrics import FAMILIES, exposition
 from pacemaker_exporter.model import ResourceInstance, Snapshot, SourceResult, Summary
+from scripts import regen_golden as regen
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "tests" / "fixtures" / "scenarios"
 GOLDEN = ROOT / "tests" / "golden" / "metrics"
-
-
-def _load(name: str):  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-regen = _load("regen_golden")
-gendoc = _load("gen_metrics_doc")
 
 ALL = sorted(p.name for p in SCENARIOS.iterdir() if p.is_dir() and (p / "crm_mon.xml").is_file())
 GOLDEN_SCENARIOS = regen.scenarios()
@@ -121,7 +110,7 @@ def test_naming_conventions() -> None:
 
 def test_metrics_doc_is_current() -> None:
     assert (ROOT / "docs" / "metrics.md").read_text() == gendoc.render(), \
-        "docs/metrics.md is stale: run scripts/gen_metrics_doc.py"
+        "docs/metrics.md is stale: run pacemaker-exporter generate"
 
 
 def _stopped_clone(uid: str) -> ResourceInstance:

@@ -6,22 +6,21 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import List
 
 import pytest
+
+from pacemaker_exporter.generate import rule_tests
+from pacemaker_exporter.generate import rules as gen_rules
+from pacemaker_exporter.generate.checkout import sync
+from pacemaker_exporter.health import RULES as HEALTH_RULES
 
 ROOT = Path(__file__).resolve().parent.parent
 PROM = ROOT / "prometheus"
 RULES = PROM / "pacemaker.rules.yml"
 AM_EXAMPLE = PROM / "alertmanager.example.yml"
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
-
-sys.path.insert(0, str(PROM))
-import gen_rules  # noqa: E402
-
-from pacemaker_exporter.health import RULES as HEALTH_RULES  # noqa: E402
 
 
 def _tool(name: str) -> str:
@@ -36,10 +35,10 @@ def _run(*cmd: str) -> subprocess.CompletedProcess:
 
 
 def test_generated_files_are_current() -> None:
-    r = _run(sys.executable, "prometheus/gen_rules.py", "--check")
-    assert r.returncode == 0, r.stderr
-    r = _run(sys.executable, "prometheus/gen_tests.py", "--check")
-    assert r.returncode == 0, r.stderr
+    stale = sync(ROOT, gen_rules.artefacts(ROOT), check=True)
+    assert stale == [], f"stale: {stale}: run pacemaker-exporter generate"
+    stale = sync(ROOT, rule_tests.artefacts(ROOT), check=True)
+    assert stale == [], f"stale: {stale}: run pacemaker-exporter generate"
 
 
 def test_every_finding_code_has_an_alert() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -154,8 +155,9 @@ class DrillStack:
         wrapper = self.agent_dir / "pacemaker-exporter-alert"
         wrapper.write_text(
             "#!/bin/sh\n"
-            f"exec /usr/bin/python3 -I -S -c 'import sys; sys.path.insert(0, \"{ROOT}\"); "
-            "from pacemaker_exporter.alert_agent import main; main()'\n")
+            # -P -s -S: -I without -E, so that PYTHONPATH (the source tree) is read
+            f"PYTHONPATH={shlex.quote(str(ROOT))} exec /usr/bin/python3 -P -s -S -c "
+            "'from pacemaker_exporter.alert_agent import main; main()'\n")
         wrapper.chmod(0o755)
         if not self._runs_as_hacluster(str(wrapper)):
             raise RuntimeError("the alert agent wrapper does not run as hacluster")

@@ -22,10 +22,10 @@ PERF = re.compile(r"^('[^']+'|[^ =']+)=-?[\d.]+[a-zA-Z%]*(;[^; ]*){0,4}$")
 def check_golden(check: str, scenario: str) -> None:
     path = golden_path(check, scenario)
     if not path.is_file():
-        pytest.skip(f"no golden file {path.relative_to(ROOT)} yet: run scripts/regen_nagios_golden.py {check}")
+        pytest.skip(f"no golden file {path.relative_to(ROOT)} yet: run python -m scripts.regen_nagios_golden {check}")
     assert golden_text(check, scenario) == path.read_text(), (
         f"{check} on {scenario} differs from {path.relative_to(ROOT)} "
-        f"(if the change is intended: scripts/regen_nagios_golden.py {check})")
+        f"(if the change is intended: .venv/bin/python -m scripts.regen_nagios_golden {check})")
 
 
 def run_on(check: str, scenario: str, *extra: str, env: Optional[Dict[str, str]] = None) -> Tuple[int, str]:

@@ -13,6 +13,7 @@ as in nagios_checks/nrpe/pacemaker.cfg.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -50,15 +51,17 @@ COMMANDS: Dict[str, str] = {
 def _runtime(d: Path) -> Path:
     """A check_pacemaker the nagios user can execute: the project's venv interpreter may live under
     /root (not readable by nagios), so run the package with the system python3 and the venv's
-    pure-Python dependencies (click, nagiosplugin) on sys.path."""
+    pure-Python dependencies (click, nagiosplugin) on PYTHONPATH; argv[0] stays the script's path."""
     import click
     import nagiosplugin
 
     site = {str(Path(click.__file__).resolve().parents[1]), str(Path(nagiosplugin.__file__).resolve().parents[1])}
     script = d / "check_pacemaker"
-    script.write_text("#!/usr/bin/python3\nimport sys\n"
-                      f"sys.path[:0] = {[str(ROOT), *sorted(site)]!r}\n"
-                      "from nagios_checks.check_pacemaker import main\nmain()\n")
+    path = os.pathsep.join([str(ROOT), *sorted(site)])
+    script.write_text("#!/bin/sh\n"
+                      f"PYTHONPATH={shlex.quote(path)} exec /usr/bin/python3 -P -c "
+                      "'import sys; del sys.argv[0]; from nagios_checks.check_pacemaker import main; main()' "
+                      '"$0" "$@"\n')
     script.chmod(0o755)
     return script
 

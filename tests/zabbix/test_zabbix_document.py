@@ -21,9 +21,9 @@ NAMES = scenario_names()
 def test_golden(name: str) -> None:
     path = GOLDEN / f"{name}.json"
     if not path.exists():  # a scenario added after the goldens: not an error of the Zabbix channel
-        pytest.skip(f"no golden file yet: run scripts/regen_zabbix_golden.py {name}")
+        pytest.skip(f"no golden file yet: run .venv/bin/python -m scripts.regen_zabbix_golden {name}")
     assert render(scenario_document(name)) == path.read_text(), (
-        f"Zabbix document of {name} changed: review, then scripts/regen_zabbix_golden.py {name}")
+        f"Zabbix document of {name} changed: review, then .venv/bin/python -m scripts.regen_zabbix_golden {name}")
 
 
 @pytest.mark.parametrize("name", NAMES)

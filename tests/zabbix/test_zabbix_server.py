@@ -29,11 +29,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
+from pacemaker_exporter.generate import zabbix_templates as gen
 from tests.zabbix.stack import ZabbixApi, ZabbixStack, missing_requirements
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-import gen_zabbix_templates as gen  # noqa: E402
 
 pytestmark = pytest.mark.stack
 EXE = Path(sys.executable).with_name("pacemaker-exporter")
@@ -74,7 +73,7 @@ def api(zabbix: ZabbixStack) -> ZabbixApi:
     a = zabbix.api()
     for name in gen.FILES.values():
         t0 = time.monotonic()
-        assert a.import_template((gen.OUT / name).read_text()) is True
+        assert a.import_template((ROOT / gen.OUT / name).read_text()) is True
         TIMINGS[f"import {name}"] = time.monotonic() - t0
     # the built-in 'Zabbix server' host polls an agent that does not exist here
     for h in a.call("host.get", {"output": ["hostid"], "filter": {"host": ["Zabbix server"]}}):
@@ -107,7 +106,7 @@ def test_template_imported_completely(api: ZabbixApi, tpl: str) -> None:
     failed = next(p for p in tprotos if p["description"].endswith("is FAILED"))
     assert any("quorum" in d["description"] for d in failed["dependencies"])
     # importing the same file again is a no-op success (updateExisting)
-    assert api.import_template((gen.OUT / gen.FILES[tpl]).read_text()) is True
+    assert api.import_template((ROOT / gen.OUT / gen.FILES[tpl]).read_text()) is True
 
 
 # ------------------------------------------------------------------------------------------ live part

@@ -1,8 +1,4 @@
-#!/usr/bin/env python3
-"""Generate the Grafana dashboards grafana/dashboards/pacemaker-{fleet,cluster}.json.
-
-    .venv/bin/python scripts/gen_dashboards.py           # rewrite the JSON files
-    .venv/bin/python scripts/gen_dashboards.py --check   # exit 1 if the committed JSON is stale
+"""The Grafana dashboards grafana/dashboards/pacemaker-{fleet,cluster}.json.
 
 Both dashboards have a `datasource` variable (any Prometheus) and a `cluster` variable
 (label_values(pacemaker_up, cluster)); every query selects `cluster=~"$cluster"` and aggregates
@@ -12,14 +8,11 @@ Colours follow the finding severities: ok green, warning orange, critical red, u
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "grafana" / "dashboards"
+DASHBOARDS_DIR = "grafana/dashboards"
 SCHEMA_VERSION = 39  # Grafana 10.4 / 11
 DS = {"type": "prometheus", "uid": "${datasource}"}
 C = 'cluster=~"$cluster"'
@@ -492,25 +485,7 @@ def render(name: str) -> str:
     return json.dumps(DASHBOARDS[name](), indent=2, ensure_ascii=False) + "\n"
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--check", action="store_true", help="exit 1 if a committed dashboard is stale")
-    a = ap.parse_args(argv)
-    OUT.mkdir(parents=True, exist_ok=True)
-    stale = []
-    for name in DASHBOARDS:
-        text = render(name)
-        path = OUT / name
-        if a.check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(name)
-        else:
-            path.write_text(text)
-    if stale:
-        print(f"stale: {', '.join(stale)}: run scripts/gen_dashboards.py", file=sys.stderr)
-        return 1
-    return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+def artefacts(root: Path) -> Dict[str, str]:
+    """The dashboards, by their paths in the checkout."""
+    return {f"{DASHBOARDS_DIR}/{name}": render(name) for name in DASHBOARDS}
