@@ -204,10 +204,10 @@ def test_slow_exporter_is_unknown_within_timeout(tiny_server: Any, tls_pair: Tup
 
 def _real_exporter_available() -> bool:
     try:
-        from pacemaker_exporter import server
+        from pacemaker_exporter import cli
     except ImportError:
         return False
-    return hasattr(server, "serve_command")
+    return hasattr(cli, "serve_command")
 
 
 @pytest.fixture(scope="module")
