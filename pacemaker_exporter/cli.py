@@ -22,7 +22,13 @@ from pacemaker_exporter.metrics import Extra, ScrapeCollector, cluster_label, re
 from pacemaker_exporter.model import Snapshot
 from pacemaker_exporter.options import CollectOptions, collect_options
 from pacemaker_exporter.serialize import snapshot_document
-from pacemaker_exporter.web import DEFAULT_LISTEN, ExporterHTTPServer, parse_listen_address
+from pacemaker_exporter.web import (
+    DEFAULT_LISTEN,
+    ConnectionLimits,
+    ExporterHTTPServer,
+    parse_listen_address,
+    raise_open_files_limit,
+)
 from pacemaker_exporter.webconfig import WebConfig, WebConfigError, load_web_config
 from pacemaker_exporter.zabbix import zabbix_command
 
@@ -133,6 +139,19 @@ _events_db_option = click.option(
 @click.option("--web.config.file", "web_config_file", default=None, metavar="PATH",
               envvar="PACEMAKER_EXPORTER_WEB_CONFIG_FILE",
               help="exporter-toolkit web config (tls_server_config, basic_auth_users with bcrypt hashes).")
+@click.option("--web.max-connections", "max_connections", type=click.IntRange(1, 4096), default=64,
+              show_default=True, envvar="PACEMAKER_EXPORTER_MAX_CONNECTIONS",
+              help="Requests served at once (worker threads); beyond as many again queued, 503.")
+@click.option("--web.max-idle-connections", "max_idle_connections", type=click.IntRange(1, 1_000_000), default=4096,
+              show_default=True, envvar="PACEMAKER_EXPORTER_MAX_IDLE_CONNECTIONS",
+              help="Connections held (without a thread) while a request arrives or between keep-alive "
+                   "requests; beyond it the oldest is closed.")
+@click.option("--web.read-header-timeout", "read_header_timeout", type=click.FloatRange(0.1, 300), default=5.0,
+              show_default=True, envvar="PACEMAKER_EXPORTER_READ_HEADER_TIMEOUT",
+              help="Seconds a client has to send a request's headers (and to finish the TLS handshake).")
+@click.option("--web.idle-timeout", "idle_timeout", type=click.FloatRange(0.1, 3600), default=60.0,
+              show_default=True, envvar="PACEMAKER_EXPORTER_IDLE_TIMEOUT",
+              help="Seconds a keep-alive connection may wait for its next request.")
 @click.option("--log.level", "log_level", type=click.Choice(["debug", "info", "warn", "error"]), default="info",
               show_default=True, envvar="PACEMAKER_EXPORTER_LOG_LEVEL", help="Only log messages of this level or above.")
 @click.option("--log.format", "log_format", type=click.Choice(["logfmt", "json"]), default="logfmt",
@@ -146,6 +165,7 @@ _events_db_option = click.option(
               envvar="PACEMAKER_EXPORTER_EVENTS_NOTIFY_SOCKET",
               help="Unix datagram socket the alert agent signals: refresh at once on an event.")
 def serve_command(collect: CollectOptions, listen_address: str, telemetry_path: str, web_config_file: Optional[str],
+                  max_connections: int, max_idle_connections: int, read_header_timeout: float, idle_timeout: float,
                   log_level: str, log_format: str, refresh_interval: float, compat: Tuple[str, ...],
                   events_db: Optional[str], notify_socket: Optional[str]) -> None:
     """Serve /metrics, /snapshot.json, /-/healthy and a landing page (the default command).
@@ -174,11 +194,13 @@ def serve_command(collect: CollectOptions, listen_address: str, telemetry_path: 
         except WebConfigError as exc:
             click.echo(f"pacemaker-exporter: --web.config.file: {exc}", err=True)
             sys.exit(2)
+    raise_open_files_limit()  # every held connection is a file descriptor
     collector = Collector(collect.sources, collect.cluster_name)
     cache = SnapshotCache(collector, collect.health, refresh_interval, compat_extras(compat), events_db,
                           notify_socket, wait_first=collect.sources.timeout + 1.0)
     try:
-        httpd = ExporterHTTPServer((host, port), cache, telemetry_path, web)
+        httpd = ExporterHTTPServer((host, port), cache, telemetry_path, web, ConnectionLimits(
+            max_connections, max_idle_connections, read_header_timeout, idle_timeout))
     except OSError as exc:
         click.echo(f"pacemaker-exporter: cannot listen on {listen_address}: {exc.strerror or exc}", err=True)
         sys.exit(1)
