@@ -317,3 +317,30 @@ def test_silent_and_byte_by_byte_clients_are_closed_at_the_header_timeout() -> N
         finally:
             silent.close()
             slow.close()
+
+
+def test_requests_beyond_the_workers_and_their_queue_are_refused_at_once(pki: Path) -> None:
+    # with TLS a worker does the handshake: a client that starts one and stops holds that worker
+    web = _web(pki)
+    ca = str(pki / "ca.crt")
+    exp = Exporter([f"--web.config.file={web}", "--web.max-connections", "1", "--web.read-header-timeout", "60"],
+                   env=CIB, scheme="https")
+    with exp.start(verify=ca):
+        socks = [socket.create_connection(("127.0.0.1", exp.port), timeout=30) for _ in range(3)]
+        try:
+            for s in socks[:2]:  # the first holds the one worker, the second waits in the queue (size 1)
+                s.sendall(b"\x16")
+                time.sleep(0.5)
+            socks[2].sendall(b"\x16")
+            try:
+                refused = socks[2].recv(100) == b""  # closed by the server well before the 60 s header timeout
+            except ConnectionResetError:  # closed with our byte unread: the kernel resets
+                refused = True
+            assert refused
+            for s in socks[:2]:
+                s.setblocking(False)
+                with pytest.raises(BlockingIOError):  # still held open
+                    s.recv(100)
+        finally:
+            for s in socks:
+                s.close()
