@@ -213,7 +213,7 @@ def _real_exporter_available() -> bool:
 @pytest.fixture(scope="module")
 def real_exporter(tls_pair: Tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not _real_exporter_available():
-        pytest.skip("pacemaker_exporter.server is not there yet")
+        pytest.skip("the serve command is not there yet")
     import bcrypt
 
     d = tmp_path_factory.mktemp("exporter")
