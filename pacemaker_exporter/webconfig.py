@@ -15,8 +15,7 @@ Supported keys (the rest of the format is rejected with a one-line error, never 
     basic_auth_users:
       prometheus: $2y$10$...                         # bcrypt hash (htpasswd -nBC 10 "" | tr -d ':\\n')
 
-PyYAML is used when installed; otherwise a small parser reads the block-mapping subset of
-YAML that such files use (nested mappings, scalars, quoted strings, flow lists/maps).
+The file is read with PyYAML (``yaml.safe_load``), a dependency of the package.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import resource
 import shutil
+import socket
 import ssl
 import subprocess
 import threading
@@ -246,3 +248,99 @@ def test_tls_min_version(pki: Path) -> None:
             with pytest.raises(ssl.SSLError):
                 ctx.wrap_socket(raw, server_hostname="127.0.0.1")
         assert requests.get(exp.url + "/-/healthy", verify=ca, timeout=10).status_code == 200
+
+
+# --- many connections ---------------------------------------------------------------------------
+
+
+def _threads(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise AssertionError("no Threads line")
+
+
+def _open_connections(port: int, count: int, half_open: bool) -> List[socket.socket]:
+    """count connections to the exporter: idle (nothing sent) or half-open (a request without its end)."""
+    socks = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if half_open:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        socks.append(s)
+    return socks
+
+
+def test_thousands_of_idle_and_half_open_connections_hold_no_threads() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 4000:
+        pytest.skip(f"open files hard limit {hard} < 4000")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    socks: List[socket.socket] = []
+    try:
+        # defaults (64 workers); a long header timeout, so that every connection is still open at the scrape
+        with Exporter(["--web.read-header-timeout", "120"], env=CIB) as exp:
+            assert exp.proc is not None
+            socks += _open_connections(exp.port, 1500, half_open=False)
+            socks += _open_connections(exp.port, 1500, half_open=True)
+            r = requests.get(exp.url + "/metrics", timeout=30)
+            assert r.status_code == 200 and value(r.text, "pacemaker_up") == 1
+            assert _threads(exp.proc.pid) <= 64 + 16  # workers + main, refresh and source threads
+            # the held connections are still open: each gets its answer once its request is whole
+            socks[-1].sendall(b"\r\n")
+            assert socks[-1].recv(12) == b"HTTP/1.1 200"
+    finally:
+        for s in socks:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_silent_and_byte_by_byte_clients_are_closed_at_the_header_timeout() -> None:
+    with Exporter(["--web.read-header-timeout", "1"], env=CIB) as exp:
+        silent = socket.create_connection(("127.0.0.1", exp.port), timeout=30)
+        slow = socket.create_connection(("127.0.0.1", exp.port), timeout=30)
+        try:
+            assert silent.recv(100) == b""  # closed by the server, not timed out here (30 s)
+            closed = False
+            for byte in b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 1000:
+                try:
+                    slow.send(bytes([byte]))
+                except OSError:
+                    closed = True
+                    break
+                time.sleep(0.05)
+            if not closed:
+                slow.settimeout(30)
+                assert slow.recv(100) == b""
+            # a normal request is still served
+            assert requests.get(exp.url + "/metrics", timeout=10).status_code == 200
+        finally:
+            silent.close()
+            slow.close()
+
+
+def test_requests_beyond_the_workers_and_their_queue_are_refused_at_once(pki: Path) -> None:
+    # with TLS a worker does the handshake: a client that starts one and stops holds that worker
+    web = _web(pki)
+    ca = str(pki / "ca.crt")
+    exp = Exporter([f"--web.config.file={web}", "--web.max-connections", "1", "--web.read-header-timeout", "60"],
+                   env=CIB, scheme="https")
+    with exp.start(verify=ca):
+        socks = [socket.create_connection(("127.0.0.1", exp.port), timeout=30) for _ in range(3)]
+        try:
+            for s in socks[:2]:  # the first holds the one worker, the second waits in the queue (size 1)
+                s.sendall(b"\x16")
+                time.sleep(0.5)
+            socks[2].sendall(b"\x16")
+            try:
+                refused = socks[2].recv(100) == b""  # closed by the server well before the 60 s header timeout
+            except ConnectionResetError:  # closed with our byte unread: the kernel resets
+                refused = True
+            assert refused
+            for s in socks[:2]:
+                s.setblocking(False)
+                with pytest.raises(BlockingIOError):  # still held open
+                    s.recv(100)
+        finally:
+            for s in socks:
+                s.close()

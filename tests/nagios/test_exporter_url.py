@@ -204,16 +204,16 @@ def test_slow_exporter_is_unknown_within_timeout(tiny_server: Any, tls_pair: Tup
 
 def _real_exporter_available() -> bool:
     try:
-        from pacemaker_exporter import server
+        from pacemaker_exporter import cli
     except ImportError:
         return False
-    return hasattr(server, "serve_command")
+    return hasattr(cli, "serve_command")
 
 
 @pytest.fixture(scope="module")
 def real_exporter(tls_pair: Tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not _real_exporter_available():
-        pytest.skip("pacemaker_exporter.server is not there yet")
+        pytest.skip("the serve command is not there yet")
     import bcrypt
 
     d = tmp_path_factory.mktemp("exporter")
