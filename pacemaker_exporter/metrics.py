@@ -356,7 +356,8 @@ def cluster_metrics(s: Snapshot, m: _Builder) -> None:
         if value is not None:
             m(name).add(value)
     o = summary.options
-    m(STONITH_ENABLED).add(_b(o.stonith_enabled))
+    if o.stonith_enabled is not None:  # unknown is no sample: never a 1 nobody read
+        m(STONITH_ENABLED).add(_b(o.stonith_enabled))
     m(MAINTENANCE_MODE).add(_b(o.maintenance_mode))
     m(STOP_ALL).add(_b(o.stop_all_resources))
     m(SYMMETRIC).add(_b(o.symmetric_cluster))
