@@ -317,7 +317,7 @@ def _histories(container: Optional[etree._Element]) -> Tuple[ResourceHistory, ..
             out.append(ResourceHistory(
                 node=node.get("name", ""),
                 resource=rh.get("id", ""),
-                orphan=as_bool(rh.get("orphan")),
+                orphan=as_bool(rh.get("removed")) or as_bool(rh.get("orphan")),  # removed: Pacemaker 3.0.2+
                 migration_threshold=as_int(rh.get("migration-threshold"), INFINITY) or 0,
                 fail_count=as_int(rh.get("fail-count"), 0) or 0,
                 last_failure=as_time(rh.get("last-failure")),

@@ -62,6 +62,17 @@ def test_neither_name_is_unknown_and_never_enabled() -> None:
     assert "stonith-disabled" not in {f.code for f in evaluate(s)}
 
 
+@pytest.mark.parametrize("attrs", ['removed="true"', 'orphan="true" removed="true"', 'orphan="true"'])
+def test_history_removed_is_orphan(attrs: str) -> None:
+    """<resource_history removed=...> (Pacemaker 3.0.2+) next to or instead of orphan=; 2.1.5 printed
+    orphan="false" even for a removed resource, so the true value is written into the real document here."""
+    text = (PACEMAKER3 / "resource-removed-new-names-only" / "crm_mon.xml").read_bytes()
+    old = b'<resource_history id="dummy2" removed="false"'
+    assert old in text
+    status = parse_crm_mon(text.replace(old, f'<resource_history id="dummy2" {attrs}'.encode()))
+    assert {h.resource for h in status.histories if h.orphan} == {"dummy2"}
+
+
 @pytest.mark.parametrize("new, old, expected", [
     ("true", "true", True), ("false", "false", False), ("false", None, False), (None, "false", False),
     ("true", None, True), (None, "true", True),
