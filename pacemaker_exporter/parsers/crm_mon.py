@@ -3,7 +3,12 @@
 
 Both formats share the element names this parser reads, so one walk serves them. Unknown
 elements and attributes are ignored; a missing attribute takes the default a healthy cluster
-would have, so a newer or older Pacemaker still yields a usable model.
+would have, so a newer or older Pacemaker still yields a usable model. The exception is fencing:
+a missing fencing-enabled/stonith-enabled is unknown (None), never "enabled".
+
+Pacemaker 3.0.2 renamed some attributes and prints both names for now (fencing-enabled and
+stonith-enabled, fencing-timeout-ms and stonith-timeout-ms, removed and orphaned/orphan);
+both generations are read, so a document with only the new names means the same.
 """
 
 from __future__ import annotations
