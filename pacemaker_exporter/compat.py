@@ -113,7 +113,7 @@ def pacemaker_families(s: Snapshot, m: _Acc) -> None:
     m.add("ha_cluster_scrape_success", _b(ok), "pacemaker")
     if s.summary is None:
         return
-    m.add("ha_cluster_pacemaker_stonith_enabled", _b(s.summary.options.stonith_enabled))
+    m.add("ha_cluster_pacemaker_stonith_enabled", _b(s.summary.options.stonith_enabled is True))
     for n in s.nodes:
         flags = {"online": n.online, "standby": n.standby, "standby_onfail": n.standby_onfail,
                  "maintenance": n.maintenance, "pending": n.pending, "unclean": n.unclean, "shutdown": n.shutdown,

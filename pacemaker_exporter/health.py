@@ -298,7 +298,9 @@ def _fencing_happened(s: Snapshot, settings: HealthSettings) -> Yield:
 
 
 def _stonith_disabled(s: Snapshot, _: HealthSettings) -> Yield:
-    if s.summary is not None and not s.summary.options.stonith_enabled:
+    # unknown (None: crm_mon printed neither fencing-enabled nor stonith-enabled) is no finding here:
+    # this rule states a fact; the metric family is left out so nothing reads unknown as enabled
+    if s.summary is not None and s.summary.options.stonith_enabled is False:
         yield "cluster", "stonith-enabled is false: failed nodes cannot be fenced, data may be corrupted"
 
 

@@ -95,8 +95,9 @@ NODES_CONFIGURED = _f("cluster", "pacemaker_nodes_configured", G, (), "Nodes con
 RESOURCES_CONFIGURED = _f("cluster", "pacemaker_resources_configured", G, (), "Resource instances configured.", MAX)
 RESOURCES_DISABLED = _f("cluster", "pacemaker_resources_disabled", G, (), "Resource instances disabled.", MAX)
 RESOURCES_BLOCKED = _f("cluster", "pacemaker_resources_blocked", G, (), "Resource instances blocked.", MAX)
-STONITH_ENABLED = _f("cluster", "pacemaker_stonith_enabled", G, (), "1 when the stonith-enabled cluster option is true.",
-                     MAX)
+STONITH_ENABLED = _f("cluster", "pacemaker_stonith_enabled", G, (),
+                     "1 when fencing is enabled (fencing-enabled; stonith-enabled before Pacemaker 3.0.2); "
+                     "absent when crm_mon printed neither.", MAX)
 MAINTENANCE_MODE = _f("cluster", "pacemaker_maintenance_mode", G, (), "1 when cluster-wide maintenance-mode is on.", MAX)
 STOP_ALL = _f("cluster", "pacemaker_stop_all_resources", G, (), "1 when the stop-all-resources cluster option is on.",
               MAX)
@@ -140,8 +141,12 @@ PARENT_MANAGED = _f("resources", "pacemaker_resource_parent_managed", G, ("paren
                     "1 when the group, clone or bundle is managed.", MAX)
 
 # --- history / failures ------------------------------------------------------------------------------
-FAIL_COUNT = _f("history", "pacemaker_resource_fail_count", G, ("resource", "node"),
-                "Fail count from the node history (1000000 = INFINITY).", MAX)
+# "failcount" is Pacemaker's own word (crm_failcount); the former name pacemaker_resource_fail_count
+# failed `promtool check metrics` (a _count suffix belongs to summaries and histograms)
+FAIL_COUNT = _f("history", "pacemaker_resource_failcount", G, ("resource", "node"),
+                "Fail count from the node history (1000000 = INFINITY). Named after Pacemaker's crm_failcount; "
+                "formerly pacemaker_resource_fail_count, which promtool rejects (_count is for summaries).",
+                MAX)
 MIGRATION_THRESHOLD = _f("history", "pacemaker_resource_migration_threshold", G, ("resource", "node"),
                          "The migration-threshold from the node history (1000000 = INFINITY).", MAX)
 LAST_FAILURE = _f("history", "pacemaker_resource_last_failure_timestamp_seconds", G, ("resource", "node"),
@@ -356,7 +361,8 @@ def cluster_metrics(s: Snapshot, m: _Builder) -> None:
         if value is not None:
             m(name).add(value)
     o = summary.options
-    m(STONITH_ENABLED).add(_b(o.stonith_enabled))
+    if o.stonith_enabled is not None:  # unknown is no sample: never a 1 nobody read
+        m(STONITH_ENABLED).add(_b(o.stonith_enabled))
     m(MAINTENANCE_MODE).add(_b(o.maintenance_mode))
     m(STOP_ALL).add(_b(o.stop_all_resources))
     m(SYMMETRIC).add(_b(o.symmetric_cluster))

@@ -27,7 +27,9 @@ def normalize_role(role: str) -> str:
 
 @dataclass(frozen=True)
 class ClusterOptions:
-    stonith_enabled: bool = True
+    #: fencing-enabled (Pacemaker 3.0.2+) or stonith-enabled; None when crm_mon printed neither:
+    #: unknown, which nobody may read as "fencing enabled"
+    stonith_enabled: Optional[bool] = None
     symmetric_cluster: bool = True
     no_quorum_policy: str = "stop"
     maintenance_mode: bool = False

@@ -195,8 +195,10 @@ def build_sources(config: SourceConfig) -> Dict[str, Source]:
     sources: Dict[str, Source] = {
         "crm_mon": Command("crm_mon", (config.crm_mon_path, "--output-as=xml", "--inactive",
                                        f"--fence-history={config.fence_history}"), t),
-        # the configuration only: the status section is most of a large CIB and crm_mon reads it already
-        "cibadmin": Command("cibadmin", (config.cibadmin_path, "--query", "--local", "--scope", "configuration"), t),
+        # the configuration only: the status section is most of a large CIB and crm_mon reads it already.
+        # No --local: it is deprecated since Pacemaker 3.0.0 (hidden, "(deprecated)" in cibadmin), and
+        # on 2.x a query, which modifies nothing, is answered by the local CIB manager without it.
+        "cibadmin": Command("cibadmin", (config.cibadmin_path, "--query", "--scope", "configuration"), t),
     }
     if config.corosync_enabled():
         sources["corosync-cfgtool-s"] = Command("corosync-cfgtool-s", (config.corosync_cfgtool_path, "-s"), t)

@@ -338,7 +338,7 @@ def cluster() -> Json:
           overrides=[col_override("State", mappings=ROLE_MAP, custom__cellOptions=CELL_COLOR_BG)])
     b.add("table", "Fail counts", "Fail count per resource and node, against migration-threshold "
           "(1000000 = INFINITY). At the threshold the resource is banned from the node.",
-          [q(f"max by (resource, node) (pacemaker_resource_fail_count{{{C}}}) > 0", instant=True, table=True),
+          [q(f"max by (resource, node) (pacemaker_resource_failcount{{{C}}}) > 0", instant=True, table=True),
            q(f"max by (resource, node) (pacemaker_resource_migration_threshold{{{C}}})", instant=True, table=True)],
           14, 10, 10, options=table_opts("Fail count"),
           transformations=[{"id": "merge", "options": {}},
@@ -360,7 +360,7 @@ def cluster() -> Json:
           overrides=[col_override("Last failure", unit="dateTimeAsIso"),
                      col_override("Failures", thresholds=thresholds(ORANGE), custom__cellOptions=CELL_COLOR_BG)])
     b.add("timeseries", "Fail counts over time", "Fail count per resource and node.",
-          [q(f"max by (resource, node) (pacemaker_resource_fail_count{{{C}}})", "{{resource}} on {{node}}")],
+          [q(f"max by (resource, node) (pacemaker_resource_failcount{{{C}}})", "{{resource}} on {{node}}")],
           14, 10, 8, unit="short", decimals=0, color={"mode": "palette-classic"},
           custom={"drawStyle": "line", "lineInterpolation": "stepAfter", "showPoints": "never", "fillOpacity": 0},
           newline=True)

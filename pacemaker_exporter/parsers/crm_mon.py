@@ -3,7 +3,12 @@
 
 Both formats share the element names this parser reads, so one walk serves them. Unknown
 elements and attributes are ignored; a missing attribute takes the default a healthy cluster
-would have, so a newer or older Pacemaker still yields a usable model.
+would have, so a newer or older Pacemaker still yields a usable model. The exception is fencing:
+a missing fencing-enabled/stonith-enabled is unknown (None), never "enabled".
+
+Pacemaker 3.0.2 renamed some attributes and prints both names for now (fencing-enabled and
+stonith-enabled, fencing-timeout-ms and stonith-timeout-ms, removed and orphaned/orphan);
+both generations are read, so a document with only the new names means the same.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from pacemaker_exporter.model import (
     normalize_role,
 )
 from pacemaker_exporter.parsers.errors import ParseError
-from pacemaker_exporter.parsers.values import as_bool, as_int, as_ms, as_time
+from pacemaker_exporter.parsers.values import as_bool, as_int, as_ms, as_time, fencing_enabled
 
 TOOL = "crm_mon"
 
@@ -140,12 +145,13 @@ def _summary(s: Optional[etree._Element]) -> Summary:
     options = ClusterOptions()
     if o is not None:
         options = ClusterOptions(
-            stonith_enabled=as_bool(o.get("stonith-enabled"), True),
+            stonith_enabled=fencing_enabled(o.get("fencing-enabled"), o.get("stonith-enabled")),
             symmetric_cluster=as_bool(o.get("symmetric-cluster"), True),
             no_quorum_policy=o.get("no-quorum-policy", "stop"),
             maintenance_mode=as_bool(o.get("maintenance-mode")),
             stop_all_resources=as_bool(o.get("stop-all-resources")),
-            stonith_timeout_ms=as_int(o.get("stonith-timeout-ms")),
+            # the new name first; both are printed from the same option, so they differ only in a broken document
+            stonith_timeout_ms=as_int(o.get("fencing-timeout-ms"), as_int(o.get("stonith-timeout-ms"))),
             priority_fencing_delay_ms=as_int(o.get("priority-fencing-delay-ms")),
         )
     return Summary(
@@ -275,7 +281,8 @@ def _instance(e: etree._Element, ctx: _Context, seen: Counter[str]) -> ResourceI
         role=normalize_role(e.get("role", "")),
         target_role=normalize_role(e.get("target_role", "")),
         active=as_bool(e.get("active")),
-        orphaned=as_bool(e.get("orphaned")),
+        # removed (Pacemaker 3.0.2+) replaces orphaned; either one true is enough to say so
+        orphaned=as_bool(e.get("removed")) or as_bool(e.get("orphaned")),
         blocked=as_bool(e.get("blocked")),
         managed=as_bool(e.get("managed"), True),
         failed=as_bool(e.get("failed")),
@@ -315,7 +322,7 @@ def _histories(container: Optional[etree._Element]) -> Tuple[ResourceHistory, ..
             out.append(ResourceHistory(
                 node=node.get("name", ""),
                 resource=rh.get("id", ""),
-                orphan=as_bool(rh.get("orphan")),
+                orphan=as_bool(rh.get("removed")) or as_bool(rh.get("orphan")),  # removed: Pacemaker 3.0.2+
                 migration_threshold=as_int(rh.get("migration-threshold"), INFINITY) or 0,
                 fail_count=as_int(rh.get("fail-count"), 0) or 0,
                 last_failure=as_time(rh.get("last-failure")),

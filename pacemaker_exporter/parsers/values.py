@@ -10,6 +10,7 @@ from typing import Optional
 from pacemaker_exporter.model import INFINITY
 
 _TRUE = {"true", "yes", "on", "1", "y"}
+_FALSE = {"false", "no", "off", "0", "n"}
 _DURATION = re.compile(r"^\s*(-?\d+)\s*(ms|s|m|h)?\s*$")
 
 
@@ -17,6 +18,32 @@ def as_bool(value: Optional[str], default: bool = False) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in _TRUE
+
+
+def as_tristate(value: Optional[str]) -> Optional[bool]:
+    """A boolean that may be absent: None for no value or one that is neither true nor false."""
+    if value is None or not value.strip():
+        return None
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    return None
+
+
+def fencing_enabled(new: Optional[str], old: Optional[str]) -> Optional[bool]:
+    """fencing-enabled (Pacemaker 3.0.2+) and the deprecated stonith-enabled, as printed together.
+
+    One name present: its value. Both present and agreeing: that value. Both present and
+    disagreeing: False, because "disabled" raises the stonith-disabled warning for a person to
+    look at, while "enabled" would hide a cluster that may not fence. Neither (or unreadable):
+    None, unknown, never "enabled".
+    """
+    a, b = as_tristate(new), as_tristate(old)
+    if a is None or b is None:
+        return b if a is None else a
+    return a and b
 
 
 def as_int(value: Optional[str], default: Optional[int] = None) -> Optional[int]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pacemaker_exporter.collect import Collector
-from pacemaker_exporter.sources import Command, SavedCommand, SourceConfig
+from pacemaker_exporter.sources import Command, SavedCommand, SourceConfig, build_sources
 
 
 def script(tmp_path: Path, name: str, body: str) -> str:
@@ -135,3 +135,10 @@ def test_cib_file_turns_corosync_off_by_default(monkeypatch: pytest.MonkeyPatch)
     assert SourceConfig(corosync=True).corosync_enabled()
     monkeypatch.delenv("CIB_file")
     assert SourceConfig().corosync_enabled()
+
+
+def test_cibadmin_argv_works_on_pacemaker_2_and_3() -> None:
+    """--local is deprecated since Pacemaker 3.0.0; a query is answered locally without it (2.0-3.x)."""
+    cib = build_sources(SourceConfig(crm_mon_path="crm_mon", corosync=False))["cibadmin"]
+    assert isinstance(cib, Command)
+    assert cib.argv == ("cibadmin", "--query", "--scope", "configuration")
