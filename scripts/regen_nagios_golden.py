@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import sys
 
-from tests.nagios.golden import CHECKS, golden_path, golden_text, scenarios
+from tests.nagios.golden import CHECKS, golden_path, golden_text
+from tests.scenarios import scenario_names
 
 
 def main(argv: list) -> int:
@@ -24,7 +25,7 @@ def main(argv: list) -> int:
         return 2
     written = 0
     for check in checks:
-        for scenario in scenarios():
+        for scenario in scenario_names(include_large=True):
             path = golden_path(check, scenario)
             path.parent.mkdir(parents=True, exist_ok=True)
             text = golden_text(check, scenario)

@@ -19,7 +19,7 @@ time.tzset()
 from click.testing import CliRunner  # noqa: E402
 
 from pacemaker_exporter.cli import main  # noqa: E402
-from tests.core.scenarios import SCENARIOS_DIR, scenario_names  # noqa: E402
+from tests.scenarios import SCENARIOS_DIR, scenario_names  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden" / "status"
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import sys
 
-from tests.zabbix.golden import GOLDEN, render, scenario_document, scenario_names
+from tests.scenarios import scenario_names
+from tests.zabbix.golden import GOLDEN, render, scenario_document
 
 
 def main(argv: list) -> int:

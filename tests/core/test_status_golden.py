@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from pacemaker_exporter.cli import main
 from pacemaker_exporter.serialize import load_document
-from tests.core.scenarios import SCENARIOS_DIR, scenario_names
+from tests.scenarios import SCENARIOS_DIR, scenario_names
 
 GOLDEN = SCENARIOS_DIR.parent.parent / "golden" / "status"
 

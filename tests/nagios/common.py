@@ -9,7 +9,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import pytest
 
-from tests.nagios.golden import ROOT, SCENARIOS, golden_path, golden_text, run, scenarios
+from tests.nagios.golden import golden_path, golden_text, run
+from tests.scenarios import ROOT, SCENARIOS_DIR, scenario_names
 
 FAKE_TOOLS = Path(__file__).resolve().parent / "fake_tools"
 
@@ -29,7 +30,7 @@ def check_golden(check: str, scenario: str) -> None:
 
 
 def run_on(check: str, scenario: str, *extra: str, env: Optional[Dict[str, str]] = None) -> Tuple[int, str]:
-    return run([check, "--from", str(SCENARIOS / scenario), "--events-db", "", *extra], env=env)
+    return run([check, "--from", str(SCENARIOS_DIR / scenario), "--events-db", "", *extra], env=env)
 
 
 def parse(out: str) -> Tuple[str, str, List[str], List[str]]:
@@ -51,7 +52,7 @@ def assert_contract(code: int, out: str) -> str:
 
 
 def all_scenarios() -> List[str]:
-    return scenarios()
+    return scenario_names(include_large=True)
 
 
 def fake(name: str) -> str:

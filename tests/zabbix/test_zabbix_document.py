@@ -12,7 +12,8 @@ from pacemaker_exporter.cli import main
 from pacemaker_exporter.health import RULES, evaluate
 from pacemaker_exporter.serialize import snapshot_document
 from pacemaker_exporter.zabbix import zabbix_document, zabbix_document_from_snapshot_json
-from tests.zabbix.golden import GOLDEN, SCENARIOS, render, scenario_document, scenario_names, scenario_snapshot
+from tests.scenarios import SCENARIOS_DIR, scenario_names, scenario_snapshot
+from tests.zabbix.golden import GOLDEN, render, scenario_document
 
 NAMES = scenario_names()
 
@@ -124,7 +125,7 @@ def test_same_document_from_snapshot_json(name: str) -> None:
 
 def test_command_prints_document_and_discovery() -> None:
     runner = CliRunner()
-    d = str(SCENARIOS / "tickets")
+    d = str(SCENARIOS_DIR / "tickets")
     r = runner.invoke(main, ["zabbix", "--from", d])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
