@@ -7,10 +7,9 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import pytest
-
+from tests.golden import assert_golden
 from tests.nagios.golden import golden_path, golden_text, run
-from tests.scenarios import ROOT, SCENARIOS_DIR, scenario_names
+from tests.scenarios import SCENARIOS_DIR, scenario_names
 
 FAKE_TOOLS = Path(__file__).resolve().parent / "fake_tools"
 
@@ -21,12 +20,7 @@ PERF = re.compile(r"^('[^']+'|[^ =']+)=-?[\d.]+[a-zA-Z%]*(;[^; ]*){0,4}$")
 
 
 def check_golden(check: str, scenario: str) -> None:
-    path = golden_path(check, scenario)
-    if not path.is_file():
-        pytest.skip(f"no golden file {path.relative_to(ROOT)} yet: run python -m scripts.regen_nagios_golden {check}")
-    assert golden_text(check, scenario) == path.read_text(), (
-        f"{check} on {scenario} differs from {path.relative_to(ROOT)} "
-        f"(if the change is intended: .venv/bin/python -m scripts.regen_nagios_golden {check})")
+    assert_golden(golden_path(check, scenario), golden_text(check, scenario))
 
 
 def run_on(check: str, scenario: str, *extra: str, env: Optional[Dict[str, str]] = None) -> Tuple[int, str]:
