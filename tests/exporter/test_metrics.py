@@ -24,7 +24,7 @@ from pacemaker_exporter.model import ResourceInstance, Snapshot, SourceResult, S
 from tests.golden import assert_golden
 from tests.scenarios import FIXED_TIME, scenario_collection, scenario_names
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "tests" / "fixtures" / "scenarios"
 GOLDEN = ROOT / "tests" / "golden" / "metrics"
 
