@@ -2,7 +2,7 @@
 
 Same names, labels and meaning as the peer's pacemaker and corosync collectors, so its Grafana
 dashboards and alert rules keep working, built from the same snapshot as every other family.
-The differences, all deliberate (tests/test_compat.py allows exactly these):
+The differences, all deliberate (tests/exporter/test_compat.py allows exactly these):
 
 - every series also carries ``cluster`` (like every series of this exporter); selectors and
   ``by (...)`` aggregations of existing dashboards are unaffected;

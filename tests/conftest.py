@@ -6,4 +6,4 @@ import time
 os.environ["TZ"] = "UTC"
 time.tzset()
 
-pytest_plugins = ["tests.harness.fixtures"]
+pytest_plugins = ["tests.harness.fixtures", "tests.golden"]

@@ -10,7 +10,7 @@ import pytest
 
 from pacemaker_exporter.parsers.cib import parse_cib
 from pacemaker_exporter.parsers.errors import ParseError
-from tests.core.scenarios import SCENARIOS_DIR
+from tests.scenarios import SCENARIOS_DIR
 
 
 def whole(name: str) -> bytes:

@@ -10,7 +10,7 @@ from pathlib import Path
 from pacemaker_exporter.collect import collect_once, missing_status
 from pacemaker_exporter.model import Snapshot
 from pacemaker_exporter.sources import SourceConfig
-from tests.core.scenarios import SCENARIOS_DIR
+from tests.scenarios import SCENARIOS_DIR
 
 EXPORTER = str(Path(sys.executable).with_name("pacemaker-exporter"))
 

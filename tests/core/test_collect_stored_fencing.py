@@ -15,7 +15,7 @@ from pacemaker_exporter.events import STORED_FENCING_ORIGIN, EventStore, parse_a
 from pacemaker_exporter.health import evaluate
 from pacemaker_exporter.parsers.crm_mon import parse_crm_mon
 from pacemaker_exporter.sources import SourceConfig
-from tests.core.scenarios import SCENARIOS_DIR
+from tests.scenarios import SCENARIOS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPORTER = str(Path(sys.executable).with_name("pacemaker-exporter"))

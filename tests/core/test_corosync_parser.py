@@ -12,7 +12,7 @@ from pacemaker_exporter.parsers.corosync import (
     parse_quorumtool,
 )
 from pacemaker_exporter.parsers.errors import ParseError
-from tests.core.scenarios import COROSYNC_DIR
+from tests.scenarios import COROSYNC_DIR
 
 
 def read(name: str) -> bytes:

@@ -10,7 +10,7 @@ from lxml import etree
 from pacemaker_exporter.model import INFINITY
 from pacemaker_exporter.parsers.crm_mon import CrmMonUnavailable, parse_crm_mon
 from pacemaker_exporter.parsers.errors import ParseError
-from tests.core.scenarios import SCENARIOS_DIR, scenario_names
+from tests.scenarios import SCENARIOS_DIR, scenario_names
 
 
 def load(name: str):

@@ -18,7 +18,7 @@ from pacemaker_exporter.health import (
 )
 from pacemaker_exporter.model import Snapshot, SourceResult
 from pacemaker_exporter.sources import SourceConfig
-from tests.core.scenarios import SCENARIOS_DIR, scenario_names
+from tests.scenarios import SCENARIOS_DIR, scenario_names
 
 
 def snapshot(name: str) -> Snapshot:

@@ -11,7 +11,7 @@ from pacemaker_exporter.parsers.cib import parse_cib
 from pacemaker_exporter.parsers.corosync import parse_cfgtool_nodes, parse_cfgtool_status, parse_quorumtool
 from pacemaker_exporter.parsers.crm_mon import parse_crm_mon
 from pacemaker_exporter.parsers.errors import ParseError
-from tests.core.scenarios import COROSYNC_DIR, SCENARIOS_DIR
+from tests.scenarios import COROSYNC_DIR, SCENARIOS_DIR
 
 CRM_MON = (SCENARIOS_DIR / "live-fencing-failed" / "crm_mon.xml").read_bytes()
 CIB = (SCENARIOS_DIR / "tickets" / "cibadmin.xml").read_bytes()

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.core.scenarios import SCENARIOS_DIR, scenario_names
+from tests.scenarios import SCENARIOS_DIR, scenario_names
 
 pytestmark = pytest.mark.skipif(shutil.which("crm_mon") is None, reason="crm_mon (pacemaker-cli-utils) not installed")
 

@@ -1,5 +1,5 @@
-"""`pacemaker-exporter status` (text and --json) per scenario, against golden files made by
-scripts/regen_status_golden.py from the real tools' saved outputs."""
+"""`pacemaker-exporter status` (text and --json) per scenario, against golden files
+(tests/golden/status/, tests/golden.py) of the real tools' saved outputs."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from click.testing import CliRunner
 
 from pacemaker_exporter.cli import main
 from pacemaker_exporter.serialize import load_document
-from tests.core.scenarios import SCENARIOS_DIR, scenario_names
+from tests.golden import assert_golden
+from tests.scenarios import GOLDEN_DIR, SCENARIOS_DIR, scenario_names
 
-GOLDEN = SCENARIOS_DIR.parent.parent / "golden" / "status"
+GOLDEN = GOLDEN_DIR / "status"
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -24,14 +25,14 @@ def run(*args: str) -> tuple[int, str]:
 def test_status_text(name: str) -> None:
     code, out = run("--from", str(SCENARIOS_DIR / name))
     assert code == 0
-    assert out == (GOLDEN / f"{name}.txt").read_text()
+    assert_golden(GOLDEN / f"{name}.txt", out)
 
 
 @pytest.mark.parametrize("name", scenario_names())
 def test_status_json_round_trips(name: str) -> None:
     code, out = run("--from", str(SCENARIOS_DIR / name), "--json")
     assert code == 0
-    assert out == (GOLDEN / f"{name}.json").read_text()
+    assert_golden(GOLDEN / f"{name}.json", out)
     snapshot, findings = load_document(json.loads(out))
     assert len(snapshot.resources) == len(json.loads(out)["snapshot"]["resources"])
     assert [f.code for f in findings] == [f["code"] for f in json.loads(out)["findings"]]

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import pytest
-
-from tests.nagios.golden import ROOT, SCENARIOS, golden_path, golden_text, run, scenarios
+from tests.golden import assert_golden
+from tests.nagios.golden import golden_path, golden_text, run
+from tests.scenarios import SCENARIOS_DIR, scenario_names
 
 FAKE_TOOLS = Path(__file__).resolve().parent / "fake_tools"
 
@@ -20,16 +20,11 @@ PERF = re.compile(r"^('[^']+'|[^ =']+)=-?[\d.]+[a-zA-Z%]*(;[^; ]*){0,4}$")
 
 
 def check_golden(check: str, scenario: str) -> None:
-    path = golden_path(check, scenario)
-    if not path.is_file():
-        pytest.skip(f"no golden file {path.relative_to(ROOT)} yet: run python -m scripts.regen_nagios_golden {check}")
-    assert golden_text(check, scenario) == path.read_text(), (
-        f"{check} on {scenario} differs from {path.relative_to(ROOT)} "
-        f"(if the change is intended: .venv/bin/python -m scripts.regen_nagios_golden {check})")
+    assert_golden(golden_path(check, scenario), golden_text(check, scenario))
 
 
 def run_on(check: str, scenario: str, *extra: str, env: Optional[Dict[str, str]] = None) -> Tuple[int, str]:
-    return run([check, "--from", str(SCENARIOS / scenario), "--events-db", "", *extra], env=env)
+    return run([check, "--from", str(SCENARIOS_DIR / scenario), "--events-db", "", *extra], env=env)
 
 
 def parse(out: str) -> Tuple[str, str, List[str], List[str]]:
@@ -51,7 +46,7 @@ def assert_contract(code: int, out: str) -> str:
 
 
 def all_scenarios() -> List[str]:
-    return scenarios()
+    return scenario_names(include_large=True)
 
 
 def fake(name: str) -> str:

@@ -1,6 +1,6 @@
 """Run check_pacemaker in-process on a scenario fixture, with a fixed clock, and render the golden text.
 
-Shared by the per-check tests and scripts/regen_nagios_golden.py, so both produce the same bytes.
+The per-check tests compare it with tests/golden/nagios/ (tests/golden.py).
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from unittest import mock
 
 from nagios_checks.check_pacemaker import main
+from tests.scenarios import GOLDEN_DIR, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ROOT / "tests" / "fixtures" / "scenarios"
-GOLDEN = ROOT / "tests" / "golden" / "nagios"
+GOLDEN = GOLDEN_DIR / "nagios"
 
 CHECKS = ("cluster", "nodes", "resources", "failcounts", "fencing", "quorum", "links", "tickets", "config")
 
@@ -33,10 +32,6 @@ VARIANTS: Dict[str, List[List[str]]] = {
     "tickets": [[]],
     "config": [[], ["--ignore-code", "resource-without-monitor"]],
 }
-
-
-def scenarios() -> List[str]:
-    return sorted(p.name for p in SCENARIOS.iterdir() if (p / "crm_mon.xml").is_file())
 
 
 def run(argv: Sequence[str], now: Optional[float] = None, env: Optional[Dict[str, str]] = None) -> Tuple[int, str]:

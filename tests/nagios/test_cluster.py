@@ -10,7 +10,8 @@ import time
 import pytest
 
 from tests.nagios.common import all_scenarios, assert_contract, check_golden, fake, parse, run_on
-from tests.nagios.golden import ROOT, run
+from tests.nagios.golden import run
+from tests.scenarios import ROOT
 
 CHECK = "cluster"
 

@@ -25,7 +25,8 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 import pytest
 
 from tests.nagios.common import parse, run_on
-from tests.nagios.golden import ROOT, SCENARIOS, run
+from tests.nagios.golden import run
+from tests.scenarios import ROOT, SCENARIOS_DIR
 
 USER, PASSWORD = "nagios", "s3cret-pw"
 
@@ -54,7 +55,7 @@ def _document(scenario: str, fresh: bool = True) -> Dict[str, Any]:
     from pacemaker_exporter.serialize import snapshot_document
     from pacemaker_exporter.sources import SourceConfig
 
-    snapshot = collect_once(SourceConfig(saved_dir=str(SCENARIOS / scenario)))
+    snapshot = collect_once(SourceConfig(saved_dir=str(SCENARIOS_DIR / scenario)))
     if fresh:  # as a running exporter would have it: taken just now
         snapshot = dataclasses.replace(snapshot, taken_at=time.time())
     return snapshot_document(snapshot, evaluate(snapshot))
@@ -224,7 +225,7 @@ def real_exporter(tls_pair: Tuple[str, str], tmp_path_factory: pytest.TempPathFa
     port = _free_port()
     log = open(d / "exporter.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "pacemaker_exporter.cli", "serve",
-                             "--from", str(SCENARIOS / "resource-failed-monitor"), "--events.db", "",
+                             "--from", str(SCENARIOS_DIR / "resource-failed-monitor"), "--events.db", "",
                              "--web.listen-address", f"127.0.0.1:{port}", "--web.config.file", str(cfg)],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})

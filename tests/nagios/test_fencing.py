@@ -54,9 +54,9 @@ def test_event_store_adds_fencing(tmp_path) -> None:
     """A fencing the alert agent stored (not in crm_mon's history) is reported."""
     from pacemaker_exporter.events import EventStore, parse_alert_env
     from pacemaker_exporter.parsers.crm_mon import parse_crm_mon
-    from tests.nagios.golden import SCENARIOS
+    from tests.scenarios import SCENARIOS_DIR
 
-    status = parse_crm_mon((SCENARIOS / "healthy-3node" / "crm_mon.xml").read_bytes())
+    status = parse_crm_mon((SCENARIOS_DIR / "healthy-3node" / "crm_mon.xml").read_bytes())
     assert status.summary is not None and status.summary.last_update
     when = status.summary.last_update - 300
     env = {"CRM_alert_kind": "fencing", "CRM_alert_node": "node3", "CRM_alert_task": "st_notify_fence",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.zabbix.golden import SCENARIOS
+from tests.scenarios import SCENARIOS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 USERPARAMS = ROOT / "zabbix_templates" / "userparameter_pacemaker.conf"
@@ -46,7 +46,7 @@ def _test_key(conf: Path, key: str) -> str:
 
 @pytest.mark.parametrize("scenario", ["live-healthy-3node", "resource-failed-monitor", "tickets", "bundle"])
 def test_snapshot_key_returns_the_document(tmp_path: Path, scenario: str) -> None:
-    conf = _conf(tmp_path, SCENARIOS / scenario)
+    conf = _conf(tmp_path, SCENARIOS_DIR / scenario)
     doc = json.loads(_test_key(conf, "pacemaker.snapshot"))
     assert doc["schema_version"] == 1 and doc["collected"] == 1
     assert doc["discovery"]["nodes"] and all("{#NODE}" in n for n in doc["discovery"]["nodes"])
@@ -57,7 +57,7 @@ def test_snapshot_key_returns_the_document(tmp_path: Path, scenario: str) -> Non
 
 @pytest.mark.parametrize("what,macro", [("nodes", "{#NODE}"), ("resources", "{#UID}"), ("tickets", "{#TICKET}")])
 def test_discovery_keys(tmp_path: Path, what: str, macro: str) -> None:
-    conf = _conf(tmp_path, SCENARIOS / "tickets")
+    conf = _conf(tmp_path, SCENARIOS_DIR / "tickets")
     rows = json.loads(_test_key(conf, f"pacemaker.discovery[{what}]"))
     assert isinstance(rows, list) and rows and all(macro in r for r in rows)
 

@@ -12,18 +12,16 @@ from pacemaker_exporter.cli import main
 from pacemaker_exporter.health import RULES, evaluate
 from pacemaker_exporter.serialize import snapshot_document
 from pacemaker_exporter.zabbix import zabbix_document, zabbix_document_from_snapshot_json
-from tests.zabbix.golden import GOLDEN, SCENARIOS, render, scenario_document, scenario_names, scenario_snapshot
+from tests.golden import assert_golden
+from tests.scenarios import SCENARIOS_DIR, scenario_names, scenario_snapshot
+from tests.zabbix.golden import GOLDEN, render, scenario_document
 
 NAMES = scenario_names()
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_golden(name: str) -> None:
-    path = GOLDEN / f"{name}.json"
-    if not path.exists():  # a scenario added after the goldens: not an error of the Zabbix channel
-        pytest.skip(f"no golden file yet: run .venv/bin/python -m scripts.regen_zabbix_golden {name}")
-    assert render(scenario_document(name)) == path.read_text(), (
-        f"Zabbix document of {name} changed: review, then .venv/bin/python -m scripts.regen_zabbix_golden {name}")
+    assert_golden(GOLDEN / f"{name}.json", render(scenario_document(name)))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -124,7 +122,7 @@ def test_same_document_from_snapshot_json(name: str) -> None:
 
 def test_command_prints_document_and_discovery() -> None:
     runner = CliRunner()
-    d = str(SCENARIOS / "tickets")
+    d = str(SCENARIOS_DIR / "tickets")
     r = runner.invoke(main, ["zabbix", "--from", d])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)

@@ -23,10 +23,10 @@ from pacemaker_exporter.events import EventStore, notify, parse_alert_env
 from pacemaker_exporter.serialize import load_document
 from pacemaker_exporter.webconfig import WebConfigError, load_web_config
 from pacemaker_exporter.zabbix import zabbix_document
+from tests.exporter.test_faults import value
 from tests.fake_tools.exporter import Exporter
-from tests.test_faults import value
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCEN = ROOT / "tests" / "fixtures" / "scenarios"
 CIB = {"CIB_file": str(SCEN / "healthy-3node" / "cibadmin.xml")}
 

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pacemaker_exporter.cli import main
 from tests.fake_tools.exporter import FAKE_TOOLS, Exporter, alive, children_of, cmdline
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HEALTHY = ROOT / "tests" / "fixtures" / "scenarios" / "healthy-3node"
 CRM_MON = shutil.which("crm_mon") or "/usr/sbin/crm_mon"
 

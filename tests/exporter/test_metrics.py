@@ -19,16 +19,24 @@ from pacemaker_exporter.cli import main
 from pacemaker_exporter.compat import compat_metrics
 from pacemaker_exporter.generate import metrics_doc as gendoc
 from pacemaker_exporter.health import evaluate
-from pacemaker_exporter.metrics import FAMILIES, exposition
+from pacemaker_exporter.metrics import FAMILIES, ExporterStats, exposition
 from pacemaker_exporter.model import ResourceInstance, Snapshot, SourceResult, Summary
-from scripts import regen_golden as regen
+from tests.golden import assert_golden
+from tests.scenarios import FIXED_TIME, scenario_collection, scenario_names
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "tests" / "fixtures" / "scenarios"
 GOLDEN = ROOT / "tests" / "golden" / "metrics"
 
 ALL = sorted(p.name for p in SCENARIOS.iterdir() if p.is_dir() and (p / "crm_mon.xml").is_file())
-GOLDEN_SCENARIOS = regen.scenarios()
+GOLDEN_SCENARIOS = scenario_names()
+
+
+def golden_exposition(scenario: str, extra: tuple = ()) -> bytes:
+    """The exposition of one normalised collection; FIXED_TIME always, as the goldens were made."""
+    snap, runs = scenario_collection(scenario, fence_ages_as_captured=False)
+    return exposition(snap, evaluate(snap), ExporterStats.from_snapshot(snap, runs), extra=extra, now=FIXED_TIME)
+
 
 #: the one promtool message the compatibility mode may print: ha_cluster_exporter's own name, which a
 #: drop-in must keep. The native families have no exception at all.
@@ -54,16 +62,13 @@ def promtool_check(data: bytes) -> List[str]:
 
 @pytest.mark.parametrize("scenario", GOLDEN_SCENARIOS)
 def test_golden(scenario: str) -> None:
-    path = GOLDEN / f"{scenario}.prom"
-    assert path.is_file(), f"no golden for {scenario}: run scripts/regen_golden.py {scenario}"
-    assert regen.golden_exposition(SCENARIOS / scenario).decode() == path.read_text(), \
-        f"exposition of {scenario} changed: review, then scripts/regen_golden.py {scenario}"
+    assert_golden(GOLDEN / f"{scenario}.prom", golden_exposition(scenario).decode())
 
 
 @pytest.mark.parametrize("scenario", ALL)
 def test_promtool_accepts_every_scenario(scenario: str) -> None:
-    assert promtool_check(regen.golden_exposition(SCENARIOS / scenario)) == []
-    data = regen.golden_exposition(SCENARIOS / scenario, extra=(compat_metrics,))
+    assert promtool_check(golden_exposition(scenario)) == []
+    data = golden_exposition(scenario, extra=(compat_metrics,))
     assert [line for line in promtool_check(data) if line != PEER_LINT] == []
     series = series_of(data.decode())
     dupes = [s for s, n in Counter(series).items() if n > 1]
@@ -158,7 +163,7 @@ def test_metrics_command_crm_mon_missing(tmp_path: Path) -> None:
 
 
 def test_golden_normalisation_is_stable() -> None:
-    a = regen.golden_exposition(SCENARIOS / "healthy-3node")
-    b = regen.golden_exposition(SCENARIOS / "healthy-3node")
+    a = golden_exposition("healthy-3node")
+    b = golden_exposition("healthy-3node")
     assert a == b
     assert dataclasses.is_dataclass(Snapshot)

@@ -26,7 +26,7 @@ from pacemaker_exporter.model import Snapshot
 from pacemaker_exporter.sources import SourceConfig
 from tests.fake_tools.exporter import FAKE_TOOLS, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCEN = ROOT / "tests" / "fixtures" / "scenarios"
 COROSYNC_MULTI3 = ROOT / "tests" / "golden" / "metrics" / "compat-corosync-multi3"
 PEER = "/usr/bin/ha_cluster_exporter"

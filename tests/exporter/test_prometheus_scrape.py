@@ -13,7 +13,7 @@ import requests
 
 from tests.fake_tools.exporter import Exporter, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCEN = ROOT / "tests" / "fixtures" / "scenarios"
 PROMETHEUS = shutil.which("prometheus")
 
