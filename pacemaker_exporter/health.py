@@ -62,6 +62,35 @@ class HealthSettings:
 
 Yield = Iterator[Tuple[str, str]]
 
+#: The shapes of a rule's subjects: a node name, "rsc@node" or "rsc", "cluster", a ticket id,
+#: "link0/node2", anything else (constraint id, source name).  The alert rules derive their
+#: `node` / `resource` / `ticket` labels from the subject by its shape.
+NODE, RESOURCE, CLUSTER, TICKET, LINK, OTHER = "node", "resource", "cluster", "ticket", "link", "other"
+
+#: the tail of an alert summary for a resource that may be on a node (a Go template)
+ON_NODE = "{{ with $labels.node }} on {{ . }}{{ end }}"
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """The Prometheus alert of a rule (generate/rules.py renders it)."""
+
+    name: str
+    for_: str
+    summary: str  # Go template; $labels.cluster, .subject, .node, .resource, .ticket
+    check: str  # one line for the description: what to look at first
+
+
+@dataclass(frozen=True)
+class ZabbixSpec:
+    """How the Zabbix templates report a rule (generate/zabbix_templates.py)."""
+
+    #: a per-object trigger prototype (node, resource, link, ticket) reports it; otherwise one
+    #: cluster-level trigger on its messages
+    prototype: bool = False
+    #: a Zabbix priority instead of the one of the rule's severity ("DISASTER")
+    priority: str = ""
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -70,6 +99,9 @@ class Rule:
     category: str  # quorum, node, resource, fencing, config, corosync, ticket, source
     meaning: str
     check: Callable[[Snapshot, HealthSettings], Iterable[Tuple[str, str]]]
+    subject: str = OTHER  # the shape of its subjects: NODE, RESOURCE, CLUSTER, TICKET, LINK, OTHER
+    alert: Optional[AlertSpec] = None  # None: a metric-based alert covers it (generate/rules.py)
+    zabbix: ZabbixSpec = ZabbixSpec()
 
 
 # --- the checks ------------------------------------------------------------------------------------
@@ -399,62 +431,210 @@ C, W, U = Severity.CRITICAL, Severity.WARNING, Severity.UNKNOWN
 
 #: THE table. Order is display order for findings of equal severity.
 RULES: Tuple[Rule, ...] = (
-    Rule("source-failed", U, "source", "A command the snapshot needs failed or timed out", _source_failed),
-    Rule("quorum-lost", C, "quorum", "This node's partition has no quorum", _quorum_lost),
+    Rule("source-failed", U, "source", "A command the snapshot needs failed or timed out", _source_failed,
+         subject=OTHER),
+    Rule("quorum-lost", C, "quorum", "This node's partition has no quorum", _quorum_lost,
+         subject=CLUSTER, zabbix=ZabbixSpec(priority="DISASTER"),
+         alert=AlertSpec("PacemakerQuorumLost", "1m",
+                         "Cluster {{ $labels.cluster }}: a partition has lost quorum",
+                         "run corosync-quorumtool -s on every node; find which nodes or links are down")),
     Rule("partition-without-quorum", C, "quorum",
          "Resources still run in a partition without quorum (no-quorum-policy ignore/freeze)",
-         _partition_without_quorum),
-    Rule("no-dc", C, "quorum", "No designated controller is elected", _no_dc),
+         _partition_without_quorum,
+         subject=CLUSTER, zabbix=ZabbixSpec(priority="DISASTER"),
+         alert=AlertSpec("PacemakerPartitionWithoutQuorum", "1m",
+                         "Cluster {{ $labels.cluster }}: resources still run in a partition without quorum",
+                         "risk of split brain: check no-quorum-policy and what the other partition runs")),
+    Rule("no-dc", C, "quorum", "No designated controller is elected", _no_dc,
+         subject=CLUSTER,
+         alert=AlertSpec("PacemakerNoDC", "2m",
+                         "Cluster {{ $labels.cluster }} has no designated controller (DC)",
+                         "crm_mon -1 on every node; check pacemaker-controld and corosync membership")),
     Rule("node-unclean", C, "node", "A node is unclean: it must be fenced before its resources can move",
-         _nodes(lambda n: n.unclean, lambda n: f"node {n.name} is UNCLEAN ({'online' if n.online else 'offline'})")),
+         _nodes(lambda n: n.unclean, lambda n: f"node {n.name} is UNCLEAN ({'online' if n.online else 'offline'})"),
+         subject=NODE, zabbix=ZabbixSpec(prototype=True),
+         alert=AlertSpec("PacemakerNodeUnclean", "1m",
+                         "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is UNCLEAN",
+                         "the node must be fenced before its resources can move; "
+                         "check fencing and stonith_admin --history")),
     Rule("node-offline", W, "node", "A node is offline (cleanly: an unclean or fenced node has its own finding)",
-         _nodes(_node_offline_pred, lambda n: f"node {n.name} is offline")),
+         _nodes(_node_offline_pred, lambda n: f"node {n.name} is offline"),
+         subject=NODE, zabbix=ZabbixSpec(prototype=True),
+         alert=AlertSpec("PacemakerNodeOffline", "5m",
+                         "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is offline",
+                         "is the host up, are corosync and pacemaker running on it?")),
     Rule("node-pending", W, "node", "A node is joining and not yet a full member",
-         _nodes(lambda n: n.pending and not n.shutdown, lambda n: f"node {n.name} is pending")),
+         _nodes(lambda n: n.pending and not n.shutdown, lambda n: f"node {n.name} is pending"),
+         subject=NODE, zabbix=ZabbixSpec(prototype=True),
+         alert=AlertSpec("PacemakerNodePending", "10m",
+                         "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is pending (not joining)",
+                         "check pacemaker on the node and its corosync membership")),
     # crm_mon shows a pending or shutting-down node as standby too: that is not a standby of its own
     Rule("node-standby", W, "node", "A node is in standby (planned, or after a failure with standby_onfail)",
          _nodes(lambda n: (n.standby or n.standby_onfail) and not n.pending and not n.shutdown,
-                lambda n: f"node {n.name} is in standby{' after a failure (on-fail=standby)' if n.standby_onfail else ''}")),
+                lambda n: f"node {n.name} is in standby{' after a failure (on-fail=standby)' if n.standby_onfail else ''}"),
+         subject=NODE, zabbix=ZabbixSpec(prototype=True),
+         alert=AlertSpec("PacemakerNodeStandby", "1h",
+                         "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is in standby",
+                         "planned maintenance, or on-fail=standby after a failure; "
+                         "bring it back with crm node online")),
     Rule("node-maintenance", W, "node", "A node is in maintenance mode: its resources are not managed",
-         _nodes(lambda n: n.maintenance, lambda n: f"node {n.name} is in maintenance mode")),
-    Rule("node-health", W, "node", "A node's health attribute is red or yellow", _node_health),
-    Rule("pacemakerd-not-running", W, "node", "pacemakerd on this node is not in the running state", _pacemakerd),
+         _nodes(lambda n: n.maintenance, lambda n: f"node {n.name} is in maintenance mode"),
+         subject=NODE, zabbix=ZabbixSpec(prototype=True),
+         alert=AlertSpec("PacemakerNodeMaintenance", "1h",
+                         "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is in maintenance mode",
+                         "resources on the node are neither managed nor monitored")),
+    Rule("node-health", W, "node", "A node's health attribute is red or yellow", _node_health,
+         subject=NODE,
+         alert=AlertSpec("PacemakerNodeHealth", "10m",
+                         "Cluster {{ $labels.cluster }}: node {{ $labels.node }} health is red or yellow",
+                         "check the #health-* node attributes (crm_attribute -N <node> -G -n ...)")),
+    Rule("pacemakerd-not-running", W, "node", "pacemakerd on this node is not in the running state", _pacemakerd,
+         subject=NODE,
+         alert=AlertSpec("PacemakerPacemakerdNotRunning", "5m",
+                         "Cluster {{ $labels.cluster }}: pacemakerd on {{ $labels.node }} is not running",
+                         "pacemakerd is starting, shutting down or waiting; check the pacemaker log on that node")),
     Rule("resource-failed", C, "resource", "A resource instance is failed",
-         _resources(lambda r: r.failed and not r.failure_ignored, "is FAILED")),
+         _resources(lambda r: r.failed and not r.failure_ignored, "is FAILED"),
+         subject=RESOURCE, zabbix=ZabbixSpec(prototype=True),
+         alert=AlertSpec("PacemakerResourceFailed", "2m",
+                         "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is FAILED" + ON_NODE,
+                         "crm_mon -1 --inactive; crm_resource --why -r <resource>; then crm_resource --cleanup")),
     Rule("resource-blocked", C, "resource", "A resource is blocked: Pacemaker will not act on it until cleaned up",
-         _resources(lambda r: r.blocked, "is blocked")),
+         _resources(lambda r: r.blocked, "is blocked"),
+         subject=RESOURCE, zabbix=ZabbixSpec(prototype=True),
+         alert=AlertSpec("PacemakerResourceBlocked", "1m",
+                         "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is blocked" + ON_NODE,
+                         "a stop failed without fencing: fix the cause, then crm_resource --cleanup -r <resource>")),
     Rule("resource-stopped", C, "resource", "A resource (or every instance of a clone) is stopped but should run",
-         _resource_stopped),
-    Rule("resource-not-promoted", C, "resource", "A promotable clone runs but has no promoted instance", _no_promoted),
-    Rule("resource-multi-active", C, "resource", "A primitive is active on more than one node", _multi_active),
+         _resource_stopped,
+         subject=RESOURCE, zabbix=ZabbixSpec(prototype=True),
+         alert=AlertSpec("PacemakerResourceStopped", "5m",
+                         "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is stopped but should run",
+                         "crm_resource --why -r <resource>; check constraints, bans, fail counts and tickets")),
+    Rule("resource-not-promoted", C, "resource", "A promotable clone runs but has no promoted instance", _no_promoted,
+         subject=RESOURCE,
+         alert=AlertSpec("PacemakerResourceNotPromoted", "5m",
+                         "Cluster {{ $labels.cluster }}: promotable clone {{ $labels.resource }} "
+                         "has no promoted instance",
+                         "check the promotion scores (crm_simulate -sL) and the agent's logs")),
+    Rule("resource-multi-active", C, "resource", "A primitive is active on more than one node", _multi_active,
+         subject=RESOURCE,
+         alert=AlertSpec("PacemakerResourceMultiActive", "1m",
+                         "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} "
+                         "is active on more than one node",
+                         "data corruption risk: stop the extra instance; check multiple-active policy and fencing")),
     Rule("resource-unmanaged", W, "resource", "A resource is unmanaged: Pacemaker neither starts nor recovers it",
-         _unmanaged),
+         _unmanaged,
+         subject=RESOURCE,
+         alert=AlertSpec("PacemakerResourceUnmanaged", "30m",
+                         "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is unmanaged" + ON_NODE,
+                         "Pacemaker neither starts nor recovers it; crm_resource --meta -r <resource> -d is-managed")),
     Rule("resource-orphaned", W, "resource", "A resource runs but is no longer configured",
-         _resources(lambda r: r.orphaned, "is orphaned (no longer configured)")),
+         _resources(lambda r: r.orphaned, "is orphaned (no longer configured)"),
+         subject=RESOURCE,
+         alert=AlertSpec("PacemakerResourceOrphaned", "30m",
+                         "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} runs but is not configured",
+                         "stop it by hand or re-add its configuration, then crm_resource --cleanup")),
     Rule("failed-action", W, "resource", "A resource operation failed (until cleaned up with crm_resource --cleanup)",
-         _failed_actions),
+         _failed_actions,
+         subject=RESOURCE, zabbix=ZabbixSpec(prototype=True),
+         alert=AlertSpec("PacemakerFailedAction", "1m",
+                         "Cluster {{ $labels.cluster }}: an operation of {{ $labels.resource }} failed" + ON_NODE,
+                         "crm_mon -1 --show-detail lists the failed action; "
+                         "after fixing: crm_resource --cleanup -r <resource>")),
     Rule("failcount-at-threshold", C, "resource",
-         "A fail count reached migration-threshold: the resource is banned from that node", _failcount(at=True)),
+         "A fail count reached migration-threshold: the resource is banned from that node", _failcount(at=True),
+         subject=RESOURCE,
+         alert=AlertSpec("PacemakerFailcountAtThreshold", "1m",
+                         "Cluster {{ $labels.cluster }}: {{ $labels.resource }} reached migration-threshold" + ON_NODE,
+                         "the resource is banned from that node until crm_resource --cleanup (or failure-timeout)")),
     Rule("failcount-near-threshold", W, "resource", "A fail count is one failure away from migration-threshold",
-         _failcount(at=False)),
-    Rule("fencing-failed", C, "fencing", "The latest fencing of a node failed", _fencing_failed),
-    Rule("fencing-pending", W, "fencing", "A fencing action is in progress", _fencing_pending),
-    Rule("fencing-happened", C, "fencing", "A node was fenced recently", _fencing_happened),
-    Rule("ticket-revoked", W, "ticket", "A ticket is revoked (multi-site): its resources stop here", _tickets(True)),
-    Rule("ticket-standby", W, "ticket", "A ticket is in standby", _tickets(False)),
+         _failcount(at=False),
+         subject=RESOURCE, zabbix=ZabbixSpec(prototype=True),
+         alert=AlertSpec("PacemakerFailcountNearThreshold", "5m",
+                         "Cluster {{ $labels.cluster }}: {{ $labels.resource }} "
+                         "is one failure away from migration-threshold" + ON_NODE,
+                         "crm_failcount -G -r <resource> -N <node>; find why it keeps failing")),
+    Rule("fencing-failed", C, "fencing", "The latest fencing of a node failed", _fencing_failed,
+         subject=NODE, zabbix=ZabbixSpec(priority="DISASTER"),
+         alert=AlertSpec("PacemakerFencingFailed", "0m",
+                         "Cluster {{ $labels.cluster }}: fencing of node {{ $labels.node }} failed",
+                         "stonith_admin --history <node>; check the fence device; the node may still run resources")),
+    Rule("fencing-pending", W, "fencing", "A fencing action is in progress", _fencing_pending,
+         subject=NODE,
+         alert=AlertSpec("PacemakerFencingPending", "5m",
+                         "Cluster {{ $labels.cluster }}: fencing of node {{ $labels.node }} "
+                         "has been in progress for long",
+                         "stonith_admin --history <node> --verbose; is the fence device reachable?")),
+    Rule("fencing-happened", C, "fencing", "A node was fenced recently", _fencing_happened,
+         subject=NODE,
+         alert=AlertSpec("PacemakerNodeFenced", "0m",
+                         "Cluster {{ $labels.cluster }}: node {{ $labels.node }} was fenced",
+                         "find why the node was lost (its logs, the DC's pacemaker log), then bring it back")),
+    Rule("ticket-revoked", W, "ticket", "A ticket is revoked (multi-site): its resources stop here", _tickets(True),
+         subject=TICKET, zabbix=ZabbixSpec(prototype=True),
+         alert=AlertSpec("PacemakerTicketRevoked", "5m",
+                         "Cluster {{ $labels.cluster }}: ticket {{ $labels.ticket }} is revoked",
+                         "crm_ticket --info; the resources that depend on the ticket are stopped here")),
+    Rule("ticket-standby", W, "ticket", "A ticket is in standby", _tickets(False),
+         subject=TICKET, zabbix=ZabbixSpec(prototype=True),
+         alert=AlertSpec("PacemakerTicketStandby", "15m",
+                         "Cluster {{ $labels.cluster }}: ticket {{ $labels.ticket }} is in standby",
+                         "crm_ticket --info; activate it with crm_ticket --ticket <id> --activate")),
     Rule("corosync-link-faulty", W, "corosync", "A corosync link or ring is down while others still work",
-         _links_faulty),
-    Rule("qdevice-not-voting", W, "corosync", "The quorum device is configured but not voting", _qdevice),
-    Rule("stonith-disabled", W, "config", "Fencing is disabled (stonith-enabled=false)", _stonith_disabled),
-    Rule("maintenance-mode", W, "config", "The whole cluster is in maintenance mode", _maintenance),
-    Rule("stop-all-resources", W, "config", "stop-all-resources is set", _stop_all),
+         _links_faulty,
+         subject=LINK, zabbix=ZabbixSpec(prototype=True),
+         alert=AlertSpec("PacemakerCorosyncLinkFaulty", "5m",
+                         "Cluster {{ $labels.cluster }}: corosync {{ $labels.subject }} is down (redundancy lost)",
+                         "corosync-cfgtool -s on every node; check the NICs and switches of that link")),
+    Rule("qdevice-not-voting", W, "corosync", "The quorum device is configured but not voting", _qdevice,
+         subject=CLUSTER,
+         alert=AlertSpec("PacemakerQdeviceNotVoting", "5m",
+                         "Cluster {{ $labels.cluster }}: the quorum device casts no vote",
+                         "corosync-qdevice-tool -sv; is corosync-qnetd reachable?")),
+    Rule("stonith-disabled", W, "config", "Fencing is disabled (stonith-enabled=false)", _stonith_disabled,
+         subject=CLUSTER,
+         alert=AlertSpec("PacemakerStonithDisabled", "30m",
+                         "Cluster {{ $labels.cluster }}: fencing is disabled (stonith-enabled=false)",
+                         "enable fencing: crm_attribute -t crm_config -n stonith-enabled -v true")),
+    Rule("maintenance-mode", W, "config", "The whole cluster is in maintenance mode", _maintenance,
+         subject=CLUSTER,
+         alert=AlertSpec("PacemakerMaintenanceModeTooLong", "1h",
+                         "Cluster {{ $labels.cluster }} has been in maintenance mode for over an hour",
+                         "finish the maintenance: crm_attribute -t crm_config -n maintenance-mode -v false")),
+    Rule("stop-all-resources", W, "config", "stop-all-resources is set", _stop_all,
+         subject=CLUSTER,
+         alert=AlertSpec("PacemakerStopAllResources", "15m",
+                         "Cluster {{ $labels.cluster }}: stop-all-resources is set",
+                         "crm_attribute -t crm_config -n stop-all-resources -v false")),
     Rule("no-quorum-policy-ignore", W, "config", "no-quorum-policy=ignore on a cluster of 3 or more nodes",
-         _no_quorum_ignore),
-    Rule("two-node-without-wait-for-all", W, "config", "corosync two_node without wait_for_all", _two_node_no_wfa),
+         _no_quorum_ignore,
+         subject=CLUSTER,
+         alert=AlertSpec("PacemakerNoQuorumPolicyIgnore", "1h",
+                         "Cluster {{ $labels.cluster }}: no-quorum-policy=ignore on 3 or more nodes",
+                         "crm_attribute -t crm_config -n no-quorum-policy -v stop")),
+    Rule("two-node-without-wait-for-all", W, "config", "corosync two_node without wait_for_all", _two_node_no_wfa,
+         subject=CLUSTER,
+         alert=AlertSpec("PacemakerTwoNodeWithoutWaitForAll", "1h",
+                         "Cluster {{ $labels.cluster }}: corosync two_node without wait_for_all",
+                         "set wait_for_all: 1 in the quorum section of corosync.conf on both nodes")),
     Rule("cli-constraint-leftover", W, "config", "A cli-ban/cli-prefer constraint left by a resource move or ban",
-         _cli_leftovers),
-    Rule("resource-without-monitor", W, "config", "A resource has no recurring monitor operation", _no_monitor),
-    Rule("mixed-version", W, "config", "Nodes run different Pacemaker versions", _mixed_version),
+         _cli_leftovers,
+         subject=OTHER,
+         alert=AlertSpec("PacemakerCliConstraintLeftover", "1h",
+                         "Cluster {{ $labels.cluster }}: constraint {{ $labels.subject }} was left by a move or ban",
+                         "crm_resource --clear -r <resource> once the move is no longer wanted")),
+    Rule("resource-without-monitor", W, "config", "A resource has no recurring monitor operation", _no_monitor,
+         subject=RESOURCE,
+         alert=AlertSpec("PacemakerResourceWithoutMonitor", "1h",
+                         "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} has no recurring monitor",
+                         "add op monitor interval=... so that its failures are seen")),
+    Rule("mixed-version", W, "config", "Nodes run different Pacemaker versions", _mixed_version,
+         subject=CLUSTER,
+         alert=AlertSpec("PacemakerMixedVersion", "12h",
+                         "Cluster {{ $labels.cluster }}: nodes run different Pacemaker versions",
+                         "finish the rolling upgrade")),
 )
 
 RULES_BY_CODE: Dict[str, Rule] = {r.code: r for r in RULES}
