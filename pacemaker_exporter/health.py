@@ -2,14 +2,15 @@
 
 Every channel (exporter, Nagios checks, Zabbix, status) shows the findings made
 here and decides nothing of its own. A rule is a code, a default severity, a
-one-line meaning, and a function that yields (subject, message) for a snapshot.
+one-line meaning, a function that yields (Subject, message) for a snapshot, and what each
+channel needs to report it (the shape of its subjects, its alert, its Zabbix trigger).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 
 from pacemaker_exporter.model import INFINITY, ResourceInstance, Snapshot
 
@@ -33,12 +34,37 @@ class Severity(str, Enum):
 _RANK = {Severity.OK: 0, Severity.WARNING: 1, Severity.UNKNOWN: 2, Severity.CRITICAL: 3}
 
 
+class Subject(NamedTuple):
+    """What a finding is about, as a rule's check yields it."""
+
+    node: str = ""
+    resource: str = ""  # the resource id as the rule has it (a primitive, clone, or clone instance "rsc:1")
+    name: str = ""  # anything else: "cluster", a ticket, a link, a constraint, a source, "qdevice"
+
+    @property
+    def text(self) -> str:
+        """The subject as one string: "rsc@node", "rsc", a node name, or the name."""
+        if self.resource:
+            return f"{self.resource}@{self.node}" if self.node else self.resource
+        return self.node or self.name
+
+
+CLUSTER_SUBJECT = Subject(name="cluster")
+
+
 @dataclass(frozen=True)
 class Finding:
     code: str
     severity: Severity
-    subject: str  # what it is about: a node, a resource (on a node), a link, a ticket, 'cluster'
+    subject: str  # what it is about as one string (Subject.text): the `subject` label, status output
     message: str  # one line, for a person
+    node: str = ""  # the node it is about, if any (Subject.node)
+    resource: str = ""  # the resource it is about, if any (Subject.resource)
+
+    @property
+    def about(self) -> Subject:
+        """What it is about, structured again (the name is the subject when it is neither node nor resource)."""
+        return Subject(self.node, self.resource, "" if self.node or self.resource else self.subject)
 
     @property
     def key(self) -> Tuple[str, str]:
@@ -60,7 +86,7 @@ class HealthSettings:
         return self.severities.get(rule.code, rule.severity)
 
 
-Yield = Iterator[Tuple[str, str]]
+Yield = Iterator[Tuple[Subject, str]]
 
 #: The shapes of a rule's subjects: a node name, "rsc@node" or "rsc", "cluster", a ticket id,
 #: "link0/node2", anything else (constraint id, source name).  The alert rules derive their
@@ -98,7 +124,7 @@ class Rule:
     severity: Severity
     category: str  # quorum, node, resource, fencing, config, corosync, ticket, source
     meaning: str
-    check: Callable[[Snapshot, HealthSettings], Iterable[Tuple[str, str]]]
+    check: Callable[[Snapshot, HealthSettings], Iterable[Tuple[Subject, str]]]
     subject: str = OTHER  # the shape of its subjects: NODE, RESOURCE, CLUSTER, TICKET, LINK, OTHER
     alert: Optional[AlertSpec] = None  # None: a metric-based alert covers it (generate/rules.py)
     zabbix: ZabbixSpec = ZabbixSpec()
@@ -110,7 +136,7 @@ class Rule:
 def _source_failed(s: Snapshot, _: HealthSettings) -> Yield:
     for src in s.sources:
         if src.state == "failed":
-            yield src.name, src.error or f"{src.name} failed ({src.error_kind})"
+            yield Subject(name=src.name), src.error or f"{src.name} failed ({src.error_kind})"
 
 
 def _has_status(s: Snapshot) -> bool:
@@ -122,11 +148,11 @@ def _quorum_lost(s: Snapshot, _: HealthSettings) -> Yield:
     if q is not None:
         if not q.quorate:
             blocked = ", activity blocked" if q.activity_blocked else ""
-            yield "cluster", (f"partition has no quorum: {q.total_votes} of {q.expected_votes} votes, "
+            yield CLUSTER_SUBJECT, (f"partition has no quorum: {q.total_votes} of {q.expected_votes} votes, "
                               f"{q.quorum} needed{blocked}")
         return
     if s.summary is not None and s.summary.dc_present and s.summary.with_quorum is False:
-        yield "cluster", f"partition of DC {s.summary.dc_name} has no quorum"
+        yield CLUSTER_SUBJECT, f"partition of DC {s.summary.dc_name} has no quorum"
 
 
 def _partition_without_quorum(s: Snapshot, _: HealthSettings) -> Yield:
@@ -136,13 +162,13 @@ def _partition_without_quorum(s: Snapshot, _: HealthSettings) -> Yield:
     policy = s.summary.options.no_quorum_policy
     active = [r for r in s.resources if r.active and not r.is_stonith]
     if active and policy in ("ignore", "freeze"):
-        yield "cluster", (f"{len(active)} resource instances still active without quorum "
+        yield CLUSTER_SUBJECT, (f"{len(active)} resource instances still active without quorum "
                           f"(no-quorum-policy={policy}): risk of split brain")
 
 
 def _no_dc(s: Snapshot, _: HealthSettings) -> Yield:
     if s.summary is not None and s.nodes and not s.summary.dc_present:
-        yield "cluster", "no designated controller (DC): the cluster makes no decisions"
+        yield CLUSTER_SUBJECT, "no designated controller (DC): the cluster makes no decisions"
 
 
 def _partition_quorate(s: Snapshot) -> Optional[bool]:
@@ -162,7 +188,7 @@ def _nodes(pred: Callable[..., bool], text: Callable[..., str]) -> Callable[[Sna
             if blind and (local is None or n.name != local.name):
                 continue
             if pred(n):
-                yield n.name, text(n)
+                yield Subject(node=n.name), text(n)
     return check
 
 
@@ -173,20 +199,20 @@ def _node_offline_pred(n) -> bool:  # type: ignore[no-untyped-def]
 def _node_health(s: Snapshot, _: HealthSettings) -> Yield:
     for n in s.nodes:
         if n.health in ("red", "yellow"):
-            yield n.name, f"node {n.name} health is {n.health}"
+            yield Subject(node=n.name), f"node {n.name} health is {n.health}"
 
 
 def _pacemakerd(s: Snapshot, _: HealthSettings) -> Yield:
     if s.pacemakerd_state and s.pacemakerd_state != "running":
-        yield s.hostname or "local", f"pacemakerd is {s.pacemakerd_state}, not running"
+        yield Subject(node=s.hostname or "local"), f"pacemakerd is {s.pacemakerd_state}, not running"
 
 
 def _where(r: ResourceInstance) -> str:
     return f" on {','.join(r.nodes)}" if r.nodes else ""
 
 
-def _subject(r: ResourceInstance) -> str:
-    return f"{r.id}@{r.node}" if r.node else r.id
+def _subject(r: ResourceInstance) -> Subject:
+    return Subject(node=r.node, resource=r.id)
 
 
 def _resources(pred: Callable[[ResourceInstance], bool], text: str) -> Callable[[Snapshot, HealthSettings], Yield]:
@@ -234,10 +260,11 @@ def _resource_stopped(s: Snapshot, _: HealthSettings) -> Yield:
             continue
         if not r.active and r.role == "Stopped" and r.id not in reported:
             reported.add(r.id)
-            yield r.id, f"resource {r.id} is stopped but should run (target role {r.target_role or 'Started'})"
+            yield Subject(resource=r.id), (f"resource {r.id} is stopped but should run "
+                                           f"(target role {r.target_role or 'Started'})")
     for parent, instances in by_clone.items():
         if not any(i.active for i in instances):
-            yield parent, f"no instance of {parent} is running anywhere"
+            yield Subject(resource=parent), f"no instance of {parent} is running anywhere"
 
 
 def _unmanaged(s: Snapshot, _: HealthSettings) -> Yield:
@@ -262,19 +289,19 @@ def _no_promoted(s: Snapshot, _: HealthSettings) -> Yield:
     for clone in sorted(promotable):
         instances = [r for r in s.resources if r.clone == clone]
         if any(i.active for i in instances) and not any(i.role == "Promoted" for i in instances):
-            yield clone, f"promotable clone {clone} runs but no instance is promoted"
+            yield Subject(resource=clone), f"promotable clone {clone} runs but no instance is promoted"
 
 
 def _multi_active(s: Snapshot, _: HealthSettings) -> Yield:
     for r in s.resources:
         if len(r.nodes) > 1 and not r.clone:
-            yield r.id, f"resource {r.id} is active on {len(r.nodes)} nodes ({', '.join(r.nodes)})"
+            yield Subject(resource=r.id), f"resource {r.id} is active on {len(r.nodes)} nodes ({', '.join(r.nodes)})"
 
 
 def _failed_actions(s: Snapshot, _: HealthSettings) -> Yield:
     for f in s.failed_actions:
         reason = f" ({f.exit_reason})" if f.exit_reason else ""
-        yield f"{f.resource}@{f.node}", (f"{f.task} of {f.resource} failed on {f.node}: "
+        yield Subject(node=f.node, resource=f.resource), (f"{f.task} of {f.resource} failed on {f.node}: "
                                          f"{f.exit_status or 'rc=' + str(f.exit_code)}{reason}")
 
 
@@ -288,7 +315,7 @@ def _failcount(at: bool) -> Callable[[Snapshot, HealthSettings], Yield]:
             near = not reached and h.fail_count >= threshold - settings.failcount_margin
             if (at and reached) or (not at and near):
                 state = "reached" if reached else "is near"
-                yield f"{h.resource}@{h.node}", (f"fail count of {h.resource} on {h.node} {state} "
+                yield Subject(node=h.node, resource=h.resource), (f"fail count of {h.resource} on {h.node} {state} "
                                                  f"migration-threshold ({h.fail_count}/{threshold})")
     return check
 
@@ -308,13 +335,13 @@ def _fencing_failed(s: Snapshot, _: HealthSettings) -> Yield:
         if status == "failed":
             e = s.fence_events[i]
             reason = f": {e.exit_reason}" if e.exit_reason else ""
-            yield target, f"fencing ({e.action}) of {target} failed{reason}; the node may still run resources"
+            yield Subject(node=target), f"fencing ({e.action}) of {target} failed{reason}; the node may still run resources"
 
 
 def _fencing_pending(s: Snapshot, _: HealthSettings) -> Yield:
     for e in s.fence_events:
         if e.status == "pending":
-            yield e.target, f"fencing ({e.action}) of {e.target} is in progress (by {e.delegate or 'unknown'})"
+            yield Subject(node=e.target), f"fencing ({e.action}) of {e.target} is in progress (by {e.delegate or 'unknown'})"
 
 
 def _fencing_happened(s: Snapshot, settings: HealthSettings) -> Yield:
@@ -325,36 +352,36 @@ def _fencing_happened(s: Snapshot, settings: HealthSettings) -> Yield:
         age = s.taken_at - e.completed
         if age <= settings.fencing_recent_seconds:
             seen.add(e.target)
-            yield e.target, (f"node {e.target} was fenced ({e.action}) by {e.delegate or 'unknown'} "
+            yield Subject(node=e.target), (f"node {e.target} was fenced ({e.action}) by {e.delegate or 'unknown'} "
                              f"{int(max(age, 0)) // 60} min ago")
 
 
 def _stonith_disabled(s: Snapshot, _: HealthSettings) -> Yield:
     if s.summary is not None and not s.summary.options.stonith_enabled:
-        yield "cluster", "stonith-enabled is false: failed nodes cannot be fenced, data may be corrupted"
+        yield CLUSTER_SUBJECT, "stonith-enabled is false: failed nodes cannot be fenced, data may be corrupted"
 
 
 def _maintenance(s: Snapshot, _: HealthSettings) -> Yield:
     if s.summary is not None and s.summary.options.maintenance_mode:
-        yield "cluster", "cluster is in maintenance mode: resources are not managed or monitored"
+        yield CLUSTER_SUBJECT, "cluster is in maintenance mode: resources are not managed or monitored"
 
 
 def _stop_all(s: Snapshot, _: HealthSettings) -> Yield:
     if s.summary is not None and s.summary.options.stop_all_resources:
-        yield "cluster", "stop-all-resources is true: every resource is stopped"
+        yield CLUSTER_SUBJECT, "stop-all-resources is true: every resource is stopped"
 
 
 def _no_quorum_ignore(s: Snapshot, _: HealthSettings) -> Yield:
     if s.summary is not None and s.summary.options.no_quorum_policy == "ignore":
         members = [n for n in s.nodes if n.type == "member"]
         if len(members) >= 3:
-            yield "cluster", f"no-quorum-policy=ignore on a {len(members)}-node cluster: split brain is possible"
+            yield CLUSTER_SUBJECT, f"no-quorum-policy=ignore on a {len(members)}-node cluster: split brain is possible"
 
 
 def _two_node_no_wfa(s: Snapshot, _: HealthSettings) -> Yield:
     q = s.quorum
     if q is not None and q.two_node and not q.wait_for_all:
-        yield "cluster", "corosync two_node without wait_for_all: both nodes may start alone and fence each other"
+        yield CLUSTER_SUBJECT, "corosync two_node without wait_for_all: both nodes may start alone and fence each other"
 
 
 def _cli_leftovers(s: Snapshot, _: HealthSettings) -> Yield:
@@ -363,28 +390,29 @@ def _cli_leftovers(s: Snapshot, _: HealthSettings) -> Yield:
         for c in s.cib.location_constraints:
             if c.is_cli_leftover:
                 seen.add(c.id)
-                yield c.id, f"constraint {c.id} on {c.resource} left by a resource move/ban (remove with clear)"
+                yield Subject(name=c.id), (f"constraint {c.id} on {c.resource} left by a resource move/ban "
+                                           "(remove with clear)")
     for b in s.bans:
         # a ban made with --lifetime is listed under its rule's id (cli-ban-X-on-N-rule)
         known = b.id in seen or any(b.id.startswith(c + "-") for c in seen)
         if b.id.startswith(("cli-ban-", "cli-prefer-")) and not known:
             seen.add(b.id)
-            yield b.id, f"constraint {b.id} bans {b.resource} from {b.node} (left by a resource ban)"
+            yield Subject(name=b.id), f"constraint {b.id} bans {b.resource} from {b.node} (left by a resource ban)"
 
 
 def _no_monitor(s: Snapshot, _: HealthSettings) -> Yield:
     if s.cib is not None:
         for rsc in s.cib.resources_without_monitor:
-            yield rsc, f"resource {rsc} has no recurring monitor operation: its failures go unseen"
+            yield Subject(resource=rsc), f"resource {rsc} has no recurring monitor operation: its failures go unseen"
 
 
 def _tickets(revoked: bool) -> Callable[[Snapshot, HealthSettings], Yield]:
     def check(s: Snapshot, _: HealthSettings) -> Yield:
         for t in s.tickets:
             if revoked and not t.granted:
-                yield t.id, f"ticket {t.id} is revoked: resources that depend on it are stopped here"
+                yield Subject(name=t.id), f"ticket {t.id} is revoked: resources that depend on it are stopped here"
             if not revoked and t.standby:
-                yield t.id, f"ticket {t.id} is in standby"
+                yield Subject(name=t.id), f"ticket {t.id} is in standby"
     return check
 
 
@@ -401,9 +429,10 @@ def _links_faulty(s: Snapshot, _: HealthSettings) -> Yield:
     for link in s.links.links:
         if link.peer_id is None:
             if not link.connected:
-                yield f"link{link.link_id}", f"corosync ring/link {link.link_id} ({link.local_address}) is {link.status}"
+                yield Subject(name=f"link{link.link_id}"), (f"corosync ring/link {link.link_id} "
+                                                            f"({link.local_address}) is {link.status}")
         elif not link.connected and not link.is_local and any(by_peer.get(link.peer_id, [])):
-            yield (f"link{link.link_id}/node{link.peer_id}",
+            yield (Subject(name=f"link{link.link_id}/node{link.peer_id}"),
                    f"corosync link {link.link_id} to node {link.peer_id} is {link.status} (other links still up)")
 
 
@@ -412,11 +441,11 @@ def _qdevice(s: Snapshot, _: HealthSettings) -> Yield:
     if q is None or not q.has_qdevice:
         return
     if q.qdevice_votes is not None and q.qdevice_votes == 0:
-        yield "qdevice", "quorum device is configured but casts no vote"
+        yield Subject(name="qdevice"), "quorum device is configured but casts no vote"
         return
     states = [m.qdevice for m in q.members if m.local and m.qdevice]
     if states and "V" not in states[0].split(","):
-        yield "qdevice", f"quorum device is not voting for this node ({states[0]})"
+        yield Subject(name="qdevice"), f"quorum device is not voting for this node ({states[0]})"
 
 
 def _mixed_version(s: Snapshot, _: HealthSettings) -> Yield:
@@ -424,7 +453,7 @@ def _mixed_version(s: Snapshot, _: HealthSettings) -> Yield:
     and crm_mon then says mixed_version for a moment."""
     settled = all(n.online and not n.pending and not n.shutdown for n in s.nodes if n.type == "member")
     if s.summary is not None and s.summary.mixed_version and settled:
-        yield "cluster", "nodes run different Pacemaker versions (rolling upgrade in progress?)"
+        yield CLUSTER_SUBJECT, "nodes run different Pacemaker versions (rolling upgrade in progress?)"
 
 
 C, W, U = Severity.CRITICAL, Severity.WARNING, Severity.UNKNOWN
@@ -656,7 +685,7 @@ def evaluate(snapshot: Snapshot, settings: Optional[HealthSettings] = None) -> T
         if severity == Severity.OK:
             continue  # silenced by the user
         for subject, message in rule.check(snapshot, settings):
-            findings.append(Finding(rule.code, severity, subject, message))
+            findings.append(Finding(rule.code, severity, subject.text, message, subject.node, subject.resource))
     findings.sort(key=lambda f: (-f.severity.rank, order[f.code], f.subject))
     return tuple(findings)
 

@@ -9,11 +9,11 @@ import yaml
 
 from pacemaker_exporter.generate import rules as gen_rules
 from pacemaker_exporter.generate import zabbix_templates as gen_zabbix
-from pacemaker_exporter.health import RESOURCE, RULES, AlertSpec, HealthSettings, Rule, Severity, ZabbixSpec
+from pacemaker_exporter.health import RESOURCE, RULES, AlertSpec, HealthSettings, Rule, Severity, Subject, ZabbixSpec
 from pacemaker_exporter.model import Snapshot
 
 
-def _nothing(_: Snapshot, __: HealthSettings) -> Iterator[Tuple[str, str]]:
+def _nothing(_: Snapshot, __: HealthSettings) -> Iterator[Tuple[Subject, str]]:
     return iter(())
 
 
