@@ -213,8 +213,8 @@ def _members(s: Snapshot, ident: str) -> List[ResourceInstance]:
 
 
 def _finding_resource(f: Finding) -> str:
-    """The resource a finding is about: its subject without '@node' and without a clone ':N'."""
-    return f.subject.split("@", 1)[0].split(":", 1)[0]
+    """The resource a finding is about, without a clone instance's ':N'."""
+    return f.resource.split(":", 1)[0]
 
 
 class Resources(PacemakerResource):

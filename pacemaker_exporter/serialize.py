@@ -13,7 +13,7 @@ from enum import Enum
 from typing import Any, Dict, Iterable, Tuple, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from pacemaker_exporter import model
-from pacemaker_exporter.health import Finding
+from pacemaker_exporter.health import NODE, RESOURCE, RULES_BY_CODE, Finding
 
 SCHEMA_VERSION = 1
 T = TypeVar("T")
@@ -95,13 +95,30 @@ def from_jsonable(cls: Any, data: Any) -> Any:
     return data
 
 
+def _with_structured_subject(finding: Any) -> Any:
+    """A finding of an older exporter has its subject as one string only: fill in `node` and
+    `resource` from it, by the shape its rule declares, as that exporter's rules made it."""
+    if not isinstance(finding, dict) or "node" in finding or "resource" in finding:
+        return finding
+    rule = RULES_BY_CODE.get(finding.get("code", ""))
+    subject = finding.get("subject")
+    if rule is None or not isinstance(subject, str):
+        return finding
+    if rule.subject == NODE:
+        return {**finding, "node": subject}
+    if rule.subject == RESOURCE:
+        resource, _, node = subject.partition("@")
+        return {**finding, "resource": resource, "node": node}
+    return finding
+
+
 def load_document(doc: Any) -> Tuple[model.Snapshot, Tuple[Finding, ...]]:
     """The inverse of `snapshot_document`."""
     if not isinstance(doc, dict) or doc.get("schema_version") != SCHEMA_VERSION:
         raise SnapshotFormatError(f"not a snapshot document of schema version {SCHEMA_VERSION}")
     try:
         snapshot = from_jsonable(model.Snapshot, doc["snapshot"])
-        findings = tuple(from_jsonable(Finding, f) for f in doc.get("findings", []))
+        findings = tuple(from_jsonable(Finding, _with_structured_subject(f)) for f in doc.get("findings", []))
     except (KeyError, ValueError) as exc:
         raise SnapshotFormatError(f"bad snapshot document: {exc}") from None
     return snapshot, findings

@@ -25,10 +25,10 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import click
 
-from pacemaker_exporter.health import RULES, Finding, Severity, evaluate, worst
+from pacemaker_exporter.health import RULES, Finding, Severity, Subject, evaluate, worst
 from pacemaker_exporter.model import INFINITY, CorosyncLink, Node, ResourceInstance, Snapshot
 from pacemaker_exporter.options import CollectOptions, collect_options, exit_unless_collected
-from pacemaker_exporter.serialize import load_document, to_jsonable
+from pacemaker_exporter.serialize import load_document
 
 #: Version of this document's layout; the templates check nothing, but tests and people can.
 ZABBIX_SCHEMA_VERSION = 1
@@ -50,9 +50,9 @@ def _t(value: Optional[float]) -> int:
     return int(value) if value is not None else 0
 
 
-def _subject(r: ResourceInstance) -> str:
+def _subject(r: ResourceInstance) -> Subject:
     """The subject the health rules use for a resource instance (resource-failed, -blocked, ...)."""
-    return f"{r.id}@{r.node}" if r.node else r.id
+    return Subject(node=r.node, resource=r.id)
 
 
 def _kind(r: ResourceInstance) -> str:
@@ -67,16 +67,16 @@ def link_key(link: CorosyncLink) -> str:
 class _Findings:
     def __init__(self, findings: Sequence[Finding]) -> None:
         self.all = tuple(findings)
-        self.by_key: Dict[Tuple[str, str], List[Finding]] = {}
-        self.by_subject: Dict[str, List[Finding]] = {}
+        self.by_key: Dict[Tuple[str, Subject], List[Finding]] = {}
+        self.by_subject: Dict[Subject, List[Finding]] = {}
         for f in self.all:
-            self.by_key.setdefault((f.code, f.subject), []).append(f)
-            self.by_subject.setdefault(f.subject, []).append(f)
+            self.by_key.setdefault((f.code, f.about), []).append(f)
+            self.by_subject.setdefault(f.about, []).append(f)
 
-    def has(self, code: str, subject: str) -> int:
+    def has(self, code: str, subject: Subject) -> int:
         return 1 if (code, subject) in self.by_key else 0
 
-    def about(self, *subjects: str) -> List[Finding]:
+    def about(self, *subjects: Subject) -> List[Finding]:
         out: List[Finding] = []
         for s in dict.fromkeys(subjects):
             out.extend(self.by_subject.get(s, ()))
@@ -92,12 +92,13 @@ def _problems(findings: Iterable[Finding]) -> str:
 
 
 def _node_entry(n: Node, fx: _Findings) -> Dict[str, Any]:
+    node = Subject(node=n.name)
     flags = {
-        "offline": fx.has("node-offline", n.name),
-        "unclean": fx.has("node-unclean", n.name),
-        "standby": fx.has("node-standby", n.name),
-        "maintenance": fx.has("node-maintenance", n.name),
-        "pending": fx.has("node-pending", n.name),
+        "offline": fx.has("node-offline", node),
+        "unclean": fx.has("node-unclean", node),
+        "standby": fx.has("node-standby", node),
+        "maintenance": fx.has("node-maintenance", node),
+        "pending": fx.has("node-pending", node),
     }
     if n.unclean:
         state = "unclean"
@@ -111,7 +112,7 @@ def _node_entry(n: Node, fx: _Findings) -> Dict[str, Any]:
         state = "standby"
     else:
         state = "online"
-    mine = fx.about(n.name)
+    mine = fx.about(node)
     return {
         "name": n.name,
         "id": n.id,
@@ -155,12 +156,14 @@ def resource_key(r: ResourceInstance) -> str:
 def _resource_entry(s: Snapshot, r: ResourceInstance, fx: _Findings) -> Dict[str, Any]:
     subject = _subject(r)
     fail_count, threshold = _history(s, r)
-    failcount_subjects = [f"{r.id}@{n}" for n in r.nodes] or [f"{r.id}@{h.node}" for h in s.histories
-                                                              if h.resource.split(":")[0] == r.id]
-    stopped = fx.has("resource-stopped", r.id) if not (r.clone or r.bundle) else 0
-    action_subjects = {f"{a.resource}@{a.node}" for a in s.failed_actions
-                       if a.resource.split(":")[0] == r.id and (not r.nodes or a.node in r.nodes)}
-    mine = fx.about(subject, r.id, *failcount_subjects, *sorted(action_subjects))
+    failcount_subjects = [Subject(node=n, resource=r.id) for n in r.nodes] or [
+        Subject(node=h.node, resource=r.id) for h in s.histories if h.resource.split(":")[0] == r.id]
+    stopped = fx.has("resource-stopped", Subject(resource=r.id)) if not (r.clone or r.bundle) else 0
+    # in the order of their subject text, as before the findings had structured subjects
+    action_subjects = sorted({Subject(node=a.node, resource=a.resource) for a in s.failed_actions
+                              if a.resource.split(":")[0] == r.id and (not r.nodes or a.node in r.nodes)},
+                             key=lambda a: a.text)
+    mine = fx.about(subject, Subject(resource=r.id), *failcount_subjects, *action_subjects)
     return {
         "uid": resource_key(r),
         "id": r.id,
@@ -182,7 +185,7 @@ def _resource_entry(s: Snapshot, r: ResourceInstance, fx: _Findings) -> Dict[str
         "blocked": fx.has("resource-blocked", subject),
         "stopped": stopped,
         "unmanaged": fx.has("resource-unmanaged", subject),
-        "failed_actions": sum(fx.has("failed-action", a) for a in sorted(action_subjects)),
+        "failed_actions": sum(fx.has("failed-action", a) for a in action_subjects),
         "fail_count": fail_count,
         "migration_threshold": threshold,
         "severity": _severity(mine),
@@ -193,7 +196,7 @@ def _resource_entry(s: Snapshot, r: ResourceInstance, fx: _Findings) -> Dict[str
 def _parent_entry(s: Snapshot, kind: str, pid: str, parent: str, promotable: bool, managed: bool,
                   disabled: bool, fx: _Findings) -> Dict[str, Any]:
     instances = [r for r in s.resources if pid in (r.group, r.clone, r.bundle)]
-    mine = fx.about(pid)
+    mine = fx.about(Subject(resource=pid))
     return {
         "uid": pid,
         "id": pid,
@@ -213,10 +216,10 @@ def _parent_entry(s: Snapshot, kind: str, pid: str, parent: str, promotable: boo
         "orphaned": 0,
         "failed": _b(any(fx.has("resource-failed", _subject(r)) for r in instances)),
         "blocked": _b(any(fx.has("resource-blocked", _subject(r)) for r in instances)),
-        "stopped": fx.has("resource-stopped", pid),
+        "stopped": fx.has("resource-stopped", Subject(resource=pid)),
         "unmanaged": 0 if managed else 1,
         "failed_actions": 0,
-        "not_promoted": fx.has("resource-not-promoted", pid),
+        "not_promoted": fx.has("resource-not-promoted", Subject(resource=pid)),
         "promotable": _b(promotable),
         "instances": len(instances),
         "instances_active": sum(1 for r in instances if r.active),
@@ -271,14 +274,14 @@ def zabbix_document(snapshot: Snapshot, findings: Sequence[Finding]) -> Dict[str
             "peer_address": link.peer_address,
             "status": link.status,
             "connected": _b(link.connected),
-            "faulty": fx.has("corosync-link-faulty", key),
+            "faulty": fx.has("corosync-link-faulty", Subject(name=key)),
         }
 
     ticket_map = {t.id: {
         "id": t.id,
         "granted": _b(t.granted),
         "standby": _b(t.standby),
-        "revoked": fx.has("ticket-revoked", t.id),
+        "revoked": fx.has("ticket-revoked", Subject(name=t.id)),
         "last_granted": _t(t.last_granted),
     } for t in s.tickets}
 
@@ -363,7 +366,9 @@ def zabbix_document(snapshot: Snapshot, findings: Sequence[Finding]) -> Dict[str
         "findings_text": "\n".join(f"{f.severity.value} {f.code} {f.subject}: {f.message}" for f in fx.all),
         "findings_by_code": counts,
         "findings_messages": texts,
-        "findings": [to_jsonable(f) for f in fx.all],
+        # the four fields the templates and their users know; node/resource are in the per-object maps
+        "findings": [{"code": f.code, "severity": f.severity.value, "subject": f.subject, "message": f.message}
+                     for f in fx.all],
         "nodes": node_map,
         "resources": resource_map,
         "links": link_map,

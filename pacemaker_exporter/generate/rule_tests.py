@@ -19,19 +19,9 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List
 
-from pacemaker_exporter.generate.rules import (
-    CLUSTER,
-    FINDING_ALERTS,
-    LINK,
-    NODE,
-    OTHER,
-    RESOURCE,
-    TICKET,
-    FindingAlert,
-    alert_annotations,
-)
+from pacemaker_exporter.generate.rules import FINDING_ALERTS, FindingAlert, alert_annotations
 from pacemaker_exporter.generate.yaml_text import dump_yaml
-from pacemaker_exporter.health import RULES_BY_CODE
+from pacemaker_exporter.health import CLUSTER, LINK, NODE, OTHER, RESOURCE, RULES_BY_CODE, TICKET
 
 TESTS_DIR = "prometheus/tests"
 RULES_REL = "../pacemaker.rules.yml"

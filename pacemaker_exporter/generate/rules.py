@@ -11,140 +11,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pacemaker_exporter.generate.yaml_text import dump_yaml
-from pacemaker_exporter.health import RULES, RULES_BY_CODE
+from pacemaker_exporter.health import NODE, RESOURCE, RULES, TICKET, Rule
 
 RULES_FILE = "prometheus/pacemaker.rules.yml"
 RUNBOOK_BASE = "docs/runbooks.md"
 
-# Subject shapes (health.py): node name, "rsc@node" or "rsc", "cluster", ticket id, "link0/node2",
-# constraint id, source name.  The alert adds `node` / `resource` labels parsed from it so that
-# annotations and Alertmanager inhibition can use them.
-NODE, RESOURCE, CLUSTER, TICKET, LINK, OTHER = "node", "resource", "cluster", "ticket", "link", "other"
-
-_ON_NODE = "{{ with $labels.node }} on {{ . }}{{ end }}"
-
 
 @dataclass(frozen=True)
 class FindingAlert:
+    """The alert of one finding code: the rule's AlertSpec (health.py) with its code and subject shape."""
+
     code: str
     alert: str
     for_: str
-    kind: str
+    kind: str  # the rule's subject shape: NODE, RESOURCE, CLUSTER, TICKET, LINK, OTHER
     summary: str  # Go template; $labels.cluster, .subject, .node, .resource
     check: str  # one line for the description: what to look at first
+    meaning: str
+    category: str
 
 
-FINDING_ALERTS: Tuple[FindingAlert, ...] = (
-    FindingAlert("quorum-lost", "PacemakerQuorumLost", "1m", CLUSTER,
-                 "Cluster {{ $labels.cluster }}: a partition has lost quorum",
-                 "run corosync-quorumtool -s on every node; find which nodes or links are down"),
-    FindingAlert("partition-without-quorum", "PacemakerPartitionWithoutQuorum", "1m", CLUSTER,
-                 "Cluster {{ $labels.cluster }}: resources still run in a partition without quorum",
-                 "risk of split brain: check no-quorum-policy and what the other partition runs"),
-    FindingAlert("no-dc", "PacemakerNoDC", "2m", CLUSTER,
-                 "Cluster {{ $labels.cluster }} has no designated controller (DC)",
-                 "crm_mon -1 on every node; check pacemaker-controld and corosync membership"),
-    FindingAlert("node-unclean", "PacemakerNodeUnclean", "1m", NODE,
-                 "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is UNCLEAN",
-                 "the node must be fenced before its resources can move; check fencing and stonith_admin --history"),
-    FindingAlert("node-offline", "PacemakerNodeOffline", "5m", NODE,
-                 "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is offline",
-                 "is the host up, are corosync and pacemaker running on it?"),
-    FindingAlert("node-pending", "PacemakerNodePending", "10m", NODE,
-                 "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is pending (not joining)",
-                 "check pacemaker on the node and its corosync membership"),
-    FindingAlert("node-standby", "PacemakerNodeStandby", "1h", NODE,
-                 "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is in standby",
-                 "planned maintenance, or on-fail=standby after a failure; bring it back with crm node online"),
-    FindingAlert("node-maintenance", "PacemakerNodeMaintenance", "1h", NODE,
-                 "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is in maintenance mode",
-                 "resources on the node are neither managed nor monitored"),
-    FindingAlert("node-health", "PacemakerNodeHealth", "10m", NODE,
-                 "Cluster {{ $labels.cluster }}: node {{ $labels.node }} health is red or yellow",
-                 "check the #health-* node attributes (crm_attribute -N <node> -G -n ...)"),
-    FindingAlert("pacemakerd-not-running", "PacemakerPacemakerdNotRunning", "5m", NODE,
-                 "Cluster {{ $labels.cluster }}: pacemakerd on {{ $labels.node }} is not running",
-                 "pacemakerd is starting, shutting down or waiting; check the pacemaker log on that node"),
-    FindingAlert("resource-failed", "PacemakerResourceFailed", "2m", RESOURCE,
-                 "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is FAILED" + _ON_NODE,
-                 "crm_mon -1 --inactive; crm_resource --why -r <resource>; then crm_resource --cleanup"),
-    FindingAlert("resource-blocked", "PacemakerResourceBlocked", "1m", RESOURCE,
-                 "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is blocked" + _ON_NODE,
-                 "a stop failed without fencing: fix the cause, then crm_resource --cleanup -r <resource>"),
-    FindingAlert("resource-stopped", "PacemakerResourceStopped", "5m", RESOURCE,
-                 "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is stopped but should run",
-                 "crm_resource --why -r <resource>; check constraints, bans, fail counts and tickets"),
-    FindingAlert("resource-not-promoted", "PacemakerResourceNotPromoted", "5m", RESOURCE,
-                 "Cluster {{ $labels.cluster }}: promotable clone {{ $labels.resource }} has no promoted instance",
-                 "check the promotion scores (crm_simulate -sL) and the agent's logs"),
-    FindingAlert("resource-multi-active", "PacemakerResourceMultiActive", "1m", RESOURCE,
-                 "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is active on more than one node",
-                 "data corruption risk: stop the extra instance; check multiple-active policy and fencing"),
-    FindingAlert("resource-unmanaged", "PacemakerResourceUnmanaged", "30m", RESOURCE,
-                 "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is unmanaged" + _ON_NODE,
-                 "Pacemaker neither starts nor recovers it; crm_resource --meta -r <resource> -d is-managed"),
-    FindingAlert("resource-orphaned", "PacemakerResourceOrphaned", "30m", RESOURCE,
-                 "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} runs but is not configured",
-                 "stop it by hand or re-add its configuration, then crm_resource --cleanup"),
-    FindingAlert("failed-action", "PacemakerFailedAction", "1m", RESOURCE,
-                 "Cluster {{ $labels.cluster }}: an operation of {{ $labels.resource }} failed" + _ON_NODE,
-                 "crm_mon -1 --show-detail lists the failed action; after fixing: crm_resource --cleanup -r <resource>"),
-    FindingAlert("failcount-at-threshold", "PacemakerFailcountAtThreshold", "1m", RESOURCE,
-                 "Cluster {{ $labels.cluster }}: {{ $labels.resource }} reached migration-threshold" + _ON_NODE,
-                 "the resource is banned from that node until crm_resource --cleanup (or failure-timeout)"),
-    FindingAlert("failcount-near-threshold", "PacemakerFailcountNearThreshold", "5m", RESOURCE,
-                 "Cluster {{ $labels.cluster }}: {{ $labels.resource }} is one failure away from migration-threshold"
-                 + _ON_NODE,
-                 "crm_failcount -G -r <resource> -N <node>; find why it keeps failing"),
-    FindingAlert("fencing-failed", "PacemakerFencingFailed", "0m", NODE,
-                 "Cluster {{ $labels.cluster }}: fencing of node {{ $labels.node }} failed",
-                 "stonith_admin --history <node>; check the fence device; the node may still run resources"),
-    FindingAlert("fencing-pending", "PacemakerFencingPending", "5m", NODE,
-                 "Cluster {{ $labels.cluster }}: fencing of node {{ $labels.node }} has been in progress for long",
-                 "stonith_admin --history <node> --verbose; is the fence device reachable?"),
-    FindingAlert("fencing-happened", "PacemakerNodeFenced", "0m", NODE,
-                 "Cluster {{ $labels.cluster }}: node {{ $labels.node }} was fenced",
-                 "find why the node was lost (its logs, the DC's pacemaker log), then bring it back"),
-    FindingAlert("ticket-revoked", "PacemakerTicketRevoked", "5m", TICKET,
-                 "Cluster {{ $labels.cluster }}: ticket {{ $labels.ticket }} is revoked",
-                 "crm_ticket --info; the resources that depend on the ticket are stopped here"),
-    FindingAlert("ticket-standby", "PacemakerTicketStandby", "15m", TICKET,
-                 "Cluster {{ $labels.cluster }}: ticket {{ $labels.ticket }} is in standby",
-                 "crm_ticket --info; activate it with crm_ticket --ticket <id> --activate"),
-    FindingAlert("corosync-link-faulty", "PacemakerCorosyncLinkFaulty", "5m", LINK,
-                 "Cluster {{ $labels.cluster }}: corosync {{ $labels.subject }} is down (redundancy lost)",
-                 "corosync-cfgtool -s on every node; check the NICs and switches of that link"),
-    FindingAlert("qdevice-not-voting", "PacemakerQdeviceNotVoting", "5m", CLUSTER,
-                 "Cluster {{ $labels.cluster }}: the quorum device casts no vote",
-                 "corosync-qdevice-tool -sv; is corosync-qnetd reachable?"),
-    FindingAlert("stonith-disabled", "PacemakerStonithDisabled", "30m", CLUSTER,
-                 "Cluster {{ $labels.cluster }}: fencing is disabled (stonith-enabled=false)",
-                 "enable fencing: crm_attribute -t crm_config -n stonith-enabled -v true"),
-    FindingAlert("maintenance-mode", "PacemakerMaintenanceModeTooLong", "1h", CLUSTER,
-                 "Cluster {{ $labels.cluster }} has been in maintenance mode for over an hour",
-                 "finish the maintenance: crm_attribute -t crm_config -n maintenance-mode -v false"),
-    FindingAlert("stop-all-resources", "PacemakerStopAllResources", "15m", CLUSTER,
-                 "Cluster {{ $labels.cluster }}: stop-all-resources is set",
-                 "crm_attribute -t crm_config -n stop-all-resources -v false"),
-    FindingAlert("no-quorum-policy-ignore", "PacemakerNoQuorumPolicyIgnore", "1h", CLUSTER,
-                 "Cluster {{ $labels.cluster }}: no-quorum-policy=ignore on 3 or more nodes",
-                 "crm_attribute -t crm_config -n no-quorum-policy -v stop"),
-    FindingAlert("two-node-without-wait-for-all", "PacemakerTwoNodeWithoutWaitForAll", "1h", CLUSTER,
-                 "Cluster {{ $labels.cluster }}: corosync two_node without wait_for_all",
-                 "set wait_for_all: 1 in the quorum section of corosync.conf on both nodes"),
-    FindingAlert("cli-constraint-leftover", "PacemakerCliConstraintLeftover", "1h", OTHER,
-                 "Cluster {{ $labels.cluster }}: constraint {{ $labels.subject }} was left by a move or ban",
-                 "crm_resource --clear -r <resource> once the move is no longer wanted"),
-    FindingAlert("resource-without-monitor", "PacemakerResourceWithoutMonitor", "1h", RESOURCE,
-                 "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} has no recurring monitor",
-                 "add op monitor interval=... so that its failures are seen"),
-    FindingAlert("mixed-version", "PacemakerMixedVersion", "12h", CLUSTER,
-                 "Cluster {{ $labels.cluster }}: nodes run different Pacemaker versions",
-                 "finish the rolling upgrade"),
-)
+def finding_alerts(rules: Sequence[Rule] = RULES) -> Tuple[FindingAlert, ...]:
+    """One alert per rule of the table that declares one."""
+    return tuple(FindingAlert(r.code, r.alert.name, r.alert.for_, r.subject, r.alert.summary, r.alert.check,
+                              r.meaning, r.category)
+                 for r in rules if r.alert is not None)
+
+
+FINDING_ALERTS: Tuple[FindingAlert, ...] = finding_alerts()
+
 
 #: finding codes covered by a metric-based alert instead (the finding is per exporter: the alert keeps
 #: the instance, which the cluster-wide dedup would drop)
@@ -262,13 +160,13 @@ def anchor(alert: str) -> str:
     return alert.lower()
 
 
-def alert_annotations(alert: str, runbook_base: str = RUNBOOK_BASE) -> Dict[str, str]:
+def alert_annotations(alert: str, runbook_base: str = RUNBOOK_BASE,
+                      findings: Sequence[FindingAlert] = FINDING_ALERTS) -> Dict[str, str]:
     """summary, description and runbook_url of an alert (Go templates)."""
     url = f"{runbook_base}#{anchor(alert)}"
-    for fa in FINDING_ALERTS:
+    for fa in findings:
         if fa.alert == alert:
-            rule = RULES_BY_CODE[fa.code]
-            desc = (f"{rule.meaning}. Finding {fa.code} (subject {{{{ $labels.subject }}}}) reported by the "
+            desc = (f"{fa.meaning}. Finding {fa.code} (subject {{{{ $labels.subject }}}}) reported by the "
                     f"exporters of cluster {{{{ $labels.cluster }}}}. First check: {fa.check}. "
                     f"Details: pacemaker-exporter status on a node of the cluster.")
             return {"summary": fa.summary, "description": desc, "runbook_url": url}
@@ -316,12 +214,14 @@ HEADER = (
 )
 
 
-def render(runbook_base: str = RUNBOOK_BASE) -> str:
+def render(runbook_base: str = RUNBOOK_BASE, rules: Sequence[Rule] = RULES) -> str:
+    """The rules file for a table of health rules (the real one, or a test's copy)."""
+    alerts = finding_alerts(rules)
     recording = [_rule("record", record, expr, None, {}, {}) for record, expr in RECORDING]
     findings = [_rule("alert", fa.alert, _finding_expr(fa), fa.for_,
-                      {"severity": "{{ $labels.severity }}", "category": RULES_BY_CODE[fa.code].category},
-                      alert_annotations(fa.alert, runbook_base))
-                for fa in FINDING_ALERTS]
+                      {"severity": "{{ $labels.severity }}", "category": fa.category},
+                      alert_annotations(fa.alert, runbook_base, alerts))
+                for fa in alerts]
     metric_based = []
     for ma in METRIC_ALERTS:
         labels = dict(ma.labels or {})
@@ -340,9 +240,8 @@ def all_alert_names() -> List[str]:
     return [fa.alert for fa in FINDING_ALERTS] + [ma.alert for ma in METRIC_ALERTS]
 
 
-def uncovered_codes() -> List[str]:
-    covered = {fa.code for fa in FINDING_ALERTS} | set(METRIC_COVERED)
-    return [r.code for r in RULES if r.code not in covered]
+def uncovered_codes(rules: Sequence[Rule] = RULES) -> List[str]:
+    return [r.code for r in rules if r.alert is None and r.code not in METRIC_COVERED]
 
 
 def artefacts(root: Path) -> Dict[str, str]:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pacemaker_exporter.generate.yaml_text import dump_yaml
-from pacemaker_exporter.health import RULES, Severity
+from pacemaker_exporter.health import RULES, Rule, Severity
 from pacemaker_exporter.model import INFINITY
 from pacemaker_exporter.zabbix import NODE_STATE, SEVERITY_VALUE
 
@@ -41,9 +41,8 @@ AGENT = "Pacemaker cluster by Zabbix agent"
 HTTP = "Pacemaker cluster by HTTP"
 FILES = {AGENT: "pacemaker_exporter_agent.yaml", HTTP: "pacemaker_exporter_http.yaml"}
 
-#: health severity -> Zabbix priority; a few critical findings are worse than HIGH
+#: health severity -> Zabbix priority; a rule may name a worse one (its ZabbixSpec.priority, health.py)
 PRIORITY = {Severity.CRITICAL: "HIGH", Severity.WARNING: "WARNING", Severity.UNKNOWN: "AVERAGE"}
-DISASTER = {"quorum-lost", "partition-without-quorum", "fencing-failed"}
 
 # --------------------------------------------------------------------------------------- the description
 
@@ -97,13 +96,9 @@ QUORUM_LOST = "Pacemaker: " + next(r.meaning for r in RULES if r.code == "quorum
 NO_DC = "Pacemaker: " + next(r.meaning for r in RULES if r.code == "no-dc")
 MAINTENANCE = "Pacemaker: " + next(r.meaning for r in RULES if r.code == "maintenance-mode")
 
-#: finding codes that per-object trigger prototypes report (node, resource, link, ticket);
-#: every other code gets one cluster-level trigger
-PROTOTYPED = {
-    "node-offline", "node-unclean", "node-standby", "node-maintenance", "node-pending",
-    "resource-failed", "resource-blocked", "resource-stopped", "failed-action",
-    "failcount-near-threshold", "ticket-revoked", "ticket-standby", "corosync-link-faulty",
-}
+#: finding codes that per-object trigger prototypes report (node, resource, link, ticket; their
+#: ZabbixSpec.prototype in health.py); every other code gets one cluster-level trigger
+PROTOTYPED = {r.code for r in RULES if r.zabbix.prototype}
 
 
 def _b(key: str, name: str, path: str, component: str, description: str = "", **kw: Any) -> Item:
@@ -119,7 +114,8 @@ def _s(key: str, name: str, path: str, component: str, description: str = "", va
     return Item(key, name, path, value_type=value_type, component=component, description=description, **kw)
 
 
-def cluster_items() -> List[Item]:
+def cluster_items(rules: Sequence[Rule] = RULES) -> List[Item]:
+    """The cluster-level items, with one count and (unless prototyped) one trigger per rule of the table."""
     items = [
         _s("pacemaker.cluster.name", "Cluster name", "$.cluster", "cluster"),
         _s("pacemaker.local_node", "Local node", "$.local_node", "cluster",
@@ -178,14 +174,14 @@ def cluster_items() -> List[Item]:
            description="Every finding of the health rules, worst first: severity, code, subject, message."),
     ]
     # one count per finding code (graphs, and the same numbers as the exporter's metrics) ...
-    for rule in RULES:
+    for rule in rules:
         items.append(_n(f"pacemaker.finding[{rule.code}]", f"Findings: {rule.code}",
                         f'$.findings_by_code["{rule.code}"]', "health", rule.meaning))
     # ... and one cluster-level trigger per code that no prototype reports, on its messages
-    for rule in RULES:
-        if rule.code in PROTOTYPED:
+    for rule in rules:
+        if rule.zabbix.prototype:
             continue
-        priority = "DISASTER" if rule.code in DISASTER else PRIORITY[rule.severity]
+        priority = rule.zabbix.priority or PRIORITY[rule.severity]
         # a lost quorum explains resource trouble and a missing DC: do not page for those as well
         deps = [QUORUM_LOST] if rule.category == "resource" or rule.code == "no-dc" else []
         items.append(_s(
