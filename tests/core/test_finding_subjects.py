@@ -11,7 +11,7 @@ from pacemaker_exporter.collect import collect_once
 from pacemaker_exporter.health import Finding, Subject, evaluate
 from pacemaker_exporter.serialize import load_document, snapshot_document, to_jsonable
 from pacemaker_exporter.sources import SourceConfig
-from tests.core.scenarios import SCENARIOS_DIR, scenario_names
+from tests.scenarios import SCENARIOS_DIR, scenario_names
 
 
 def _findings(name: str) -> tuple[Finding, ...]:
