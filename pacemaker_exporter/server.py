@@ -12,7 +12,6 @@ commands, and each command is killed with its process group at its timeout, a hu
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import os
@@ -43,6 +42,7 @@ from pacemaker_exporter.metrics import (
 from pacemaker_exporter.model import Snapshot, SourceResult
 from pacemaker_exporter.options import CollectOptions, collect_options
 from pacemaker_exporter.serialize import snapshot_document
+from pacemaker_exporter.status_page import read_recent_events, render_status_page
 from pacemaker_exporter.webconfig import WebConfig, WebConfigError, load_web_config
 from pacemaker_exporter.zabbix import zabbix_document
 
@@ -309,23 +309,6 @@ class SnapshotCache:
 # --- HTTP ---------------------------------------------------------------------------------------
 
 
-LANDING = """<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Pacemaker exporter</title></head>
-<body>
-<h1>Pacemaker exporter</h1>
-<p>Version {version}. Cluster <b>{cluster}</b>.</p>
-<ul>
-<li><a href="{metrics}">{metrics}</a> &mdash; metrics (Prometheus text format)</li>
-<li><a href="/snapshot.json">/snapshot.json</a> &mdash; the current snapshot and its findings</li>
-<li><a href="/zabbix.json">/zabbix.json</a> &mdash; the same, shaped for the Zabbix template's HTTP mode</li>
-<li><a href="/-/healthy">/-/healthy</a> &mdash; liveness</li>
-<li><a href="/-/ready">/-/ready</a> &mdash; 200 once a first collection is done</li>
-</ul>
-<p>Metrics reference: docs/metrics.md; flags: <code>pacemaker-exporter serve --help</code>.</p>
-</body></html>
-"""
-
-
 class ExporterHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -410,12 +393,13 @@ class ExporterHandler(BaseHTTPRequestHandler):
         elif path == "/-/ready":
             ready = cache._served is not None
             self._send(200 if ready else 503, b"Ready\n" if ready else b"Not ready\n")
-        elif path in ("/", "/index.html"):
-            current = cache._served
-            cluster = current.snapshot.cluster_name if current else cache.collector.cluster_name
-            page = LANDING.format(version=__version__, cluster=html.escape(cluster or "(unnamed)"),
-                                  metrics=html.escape(self.server.telemetry_path))
-            self._send(200, page.encode("utf-8"), "text/html; charset=utf-8")
+        elif path in ("/", "/index.html"):  # the status page, rendered per request (events are read then)
+            served = cache.current()
+            events, events_error = read_recent_events(cache.events_db)
+            page = render_status_page(served.snapshot, served.findings, events, time.time(),
+                                      refresh_seconds=cache.refresh_interval, events_error=events_error,
+                                      events_configured=bool(cache.events_db), metrics_path=self.server.telemetry_path)
+            self._send(200, page, "text/html; charset=utf-8", {"Cache-Control": "no-store"})
         else:
             self._send(404, b"Not Found\n")
 
