@@ -316,7 +316,7 @@ th.node.bad small { color: var(--bad); font-weight: 700; } th.node.warn small { 
 .role.warn { background: #fff8c5; color: var(--warn); }
 .role.bad { background: var(--bad); color: #fff; font-weight: 700; }
 .role.off { background: #eaeef2; color: var(--dim); }
-.timeline { list-style: none; padding: 0; margin: 0; }
+.timeline { list-style: none; padding: 0; margin: 0; max-height: 20em; overflow-y: auto; }
 .timeline li { padding: 2px 0; border-bottom: 1px solid var(--line); }
 .timeline time { color: var(--dim); font-variant-numeric: tabular-nums; }
 footer { color: var(--dim); font-size: 12px; max-width: 1200px; margin: 0 auto; padding: 0 16px; }
@@ -325,7 +325,7 @@ body.stale #stale { display: inline; }
 @media print {
   body { background: #fff; font-size: 11px; } section, header { padding: 0; margin: 8px 0; }
   footer, #stale { display: none; } a { color: inherit; text-decoration: none; }
-  section { break-inside: avoid; } .role { border: 1px solid currentColor; }
+  section { break-inside: avoid; } .role { border: 1px solid currentColor; } .timeline { max-height: none; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
 """
