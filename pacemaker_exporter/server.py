@@ -458,7 +458,7 @@ _events_db_option = click.option(
 def serve_command(collect: CollectOptions, listen_address: str, telemetry_path: str, web_config_file: Optional[str],
                   log_level: str, log_format: str, refresh_interval: float, compat: Tuple[str, ...],
                   events_db: Optional[str], notify_socket: Optional[str]) -> None:
-    """Serve /metrics, /snapshot.json, /-/healthy and a landing page (the default command).
+    """Serve /metrics, /snapshot.json, /-/healthy and the status page at / (the default command).
 
     \b
     Runs as any user in the 'haclient' group; never needs root.
