@@ -156,7 +156,7 @@ def serve_command(collect: CollectOptions, listen_address: str, telemetry_path: 
                   max_connections: int, max_idle_connections: int, read_header_timeout: float, idle_timeout: float,
                   log_level: str, log_format: str, refresh_interval: float, compat: Tuple[str, ...],
                   events_db: Optional[str], notify_socket: Optional[str]) -> None:
-    """Serve /metrics, /snapshot.json, /-/healthy and a landing page (the default command).
+    """Serve /metrics, /snapshot.json, /-/healthy and the status page at / (the default command).
 
     \b
     Runs as any user in the 'haclient' group; never needs root.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import html
 import io
 import logging
 import queue
@@ -21,29 +20,13 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 from pacemaker_exporter import __version__
 from pacemaker_exporter.cache import SnapshotCache
 from pacemaker_exporter.logs import log, log_event
+from pacemaker_exporter.status_page import read_recent_events, render_status_page
 from pacemaker_exporter.webconfig import WebConfig
 
 #: Default port: 9664 is ha_cluster_exporter's; see docs/exporter.md.
 DEFAULT_PORT = 9804
 DEFAULT_LISTEN = f":{DEFAULT_PORT}"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-LANDING = """<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Pacemaker exporter</title></head>
-<body>
-<h1>Pacemaker exporter</h1>
-<p>Version {version}. Cluster <b>{cluster}</b>.</p>
-<ul>
-<li><a href="{metrics}">{metrics}</a> &mdash; metrics (Prometheus text format)</li>
-<li><a href="/snapshot.json">/snapshot.json</a> &mdash; the current snapshot and its findings</li>
-<li><a href="/zabbix.json">/zabbix.json</a> &mdash; the same, shaped for the Zabbix template's HTTP mode</li>
-<li><a href="/-/healthy">/-/healthy</a> &mdash; liveness</li>
-<li><a href="/-/ready">/-/ready</a> &mdash; 200 once a first collection is done</li>
-</ul>
-<p>Metrics reference: docs/metrics.md; flags: <code>pacemaker-exporter serve --help</code>.</p>
-</body></html>
-"""
 
 
 @dataclass(frozen=True)
@@ -403,10 +386,13 @@ class ExporterHandler(BaseHTTPRequestHandler):
         elif path == "/-/ready":
             ready = cache.ready
             self._send(200 if ready else 503, b"Ready\n" if ready else b"Not ready\n")
-        elif path in ("/", "/index.html"):
-            page = LANDING.format(version=__version__, cluster=html.escape(cache.cluster_name or "(unnamed)"),
-                                  metrics=html.escape(self.server.telemetry_path))
-            self._send(200, page.encode("utf-8"), "text/html; charset=utf-8")
+        elif path in ("/", "/index.html"):  # the status page, rendered per request (events are read then)
+            served = cache.current()
+            events, events_error = read_recent_events(cache.events_db)
+            page = render_status_page(served.snapshot, served.findings, events, time.time(),
+                                      refresh_seconds=cache.refresh_interval, events_error=events_error,
+                                      events_configured=bool(cache.events_db), metrics_path=self.server.telemetry_path)
+            self._send(200, page, "text/html; charset=utf-8", {"Cache-Control": "no-store"})
         else:
             self._send(404, b"Not Found\n")
 

@@ -39,4 +39,8 @@ if ! .venv/bin/python -c 'import pacemaker_exporter, nagiosplugin, pytest, hypot
     .venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
     touch .venv/.installed
 fi
+# Grafana's schema package + tsc for tests/test_grafana_schema.py (pinned by its package-lock.json)
+if command -v npm >/dev/null && [ ! tests/grafana-schema/node_modules/.package-lock.json -nt tests/grafana-schema/package-lock.json ]; then
+    log "npm ci in tests/grafana-schema" && (cd tests/grafana-schema && npm ci --no-audit --no-fund --loglevel=error)
+fi
 log "ready: $(.venv/bin/pacemaker-exporter --version)"

@@ -142,12 +142,12 @@ CELL_COLOR_TEXT = {"type": "color-text"}
 def templating(multi_cluster: bool) -> Json:
     return {"list": [
         {"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus",
-         "current": {}, "hide": 0, "refresh": 1, "regex": "", "includeAll": False, "multi": False, "options": []},
+         "hide": 0, "refresh": 1, "regex": "", "includeAll": False, "multi": False, "options": []},
         {"name": "cluster", "label": "Cluster", "type": "query", "datasource": DS,
          "definition": "label_values(pacemaker_up, cluster)",
          "query": {"query": "label_values(pacemaker_up, cluster)", "refId": "PrometheusVariableQueryEditor-VariableQuery",
                    "qryType": 1},
-         "current": {}, "hide": 0, "refresh": 2, "regex": "", "sort": 1, "options": [],
+         "hide": 0, "refresh": 2, "regex": "", "sort": 1, "options": [],
          "includeAll": multi_cluster, "multi": multi_cluster, **({"allValue": ".+"} if multi_cluster else {})},
     ]}
 
