@@ -1,7 +1,8 @@
 """A real Zabbix 6.0 server + PHP frontend on PostgreSQL, all on 127.0.0.1, for tests (root, no systemd).
 
     stack = ZabbixStack()          # ports and directory from the arguments / PCMKEXP_ZBX_* variables
-    stack.up()                     # postgres, zabbix_server, php -S frontend; ~2 s warm, ~15 s the first time
+    stack.up()                     # postgres, zabbix_server, php -S frontend; seconds warm, 30-60 s cold
+                                   # (the first start in a directory creates the database)
     api = stack.api()              # logged-in JSON-RPC client (requests)
     api.call("configuration.import", {...})
     stack.down()                   # stops only the processes up() started, by PID
