@@ -1,7 +1,8 @@
 """A real Zabbix 6.0 server + PHP frontend on PostgreSQL, all on 127.0.0.1, for tests (root, no systemd).
 
     stack = ZabbixStack()          # ports and directory from the arguments / PCMKEXP_ZBX_* variables
-    stack.up()                     # postgres, zabbix_server, php -S frontend; ~2 s warm, ~15 s the first time
+    stack.up()                     # postgres, zabbix_server, php -S frontend; seconds warm, 30-60 s cold
+                                   # (the first start in a directory creates the database)
     api = stack.api()              # logged-in JSON-RPC client (requests)
     api.call("configuration.import", {...})
     stack.down()                   # stops only the processes up() started, by PID
@@ -13,6 +14,15 @@ Facts taken from the proven recipe (../shared/recipes/monitoring-stack/stack.sh)
 * PostgreSQL 15 from Debian (`/usr/lib/postgresql/15/bin`), a private cluster (initdb, trust auth,
   fsync off) on its own port and socket directory; the Zabbix schema, images and data are loaded
   once from ``/usr/share/zabbix-server-pgsql/*.sql.gz``; later start-ups reuse the data directory.
+  The load goes into a database of another name, renamed to ``zabbix`` only when complete (an
+  interrupted first start leaves no half-loaded ``zabbix``), and ends with ``ANALYZE``: without
+  planner statistics a freshly loaded database plans the frontend's template-linking queries
+  (``host.create`` with a template) as nested loops that take minutes instead of half a second.
+* Readiness, not a fixed sleep: each step polls with short per-request timeouts (postgres
+  answers ``select 1``; zabbix_server's trapper answers ``zabbix.stats``, which it does only after
+  its configuration cache is synced; the frontend answers ``user.login``, a database round trip)
+  under one deadline for the whole start, ``PCMKEXP_ZBX_START_TIMEOUT`` (default 600 s, enough
+  for a cold start on 2 busy cores); a timeout names the step and the end of its log.
 * ``zabbix_server -f`` runs as user ``zabbix`` (it drops root): its log/pid/socket dir is owned by zabbix.
   ``CacheUpdateFrequency=2`` so a new host and its items are polled within seconds.
 * The Debian frontend hard-codes ``/etc/zabbix/zabbix.conf.php`` in ``CConfigFile.php``: we copy
@@ -27,10 +37,12 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import json
 import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -98,7 +110,10 @@ class ZabbixApi:
         return doc["result"]
 
     def login(self, user: str = "Admin", password: str = "zabbix") -> ZabbixApi:
-        self.auth = self.call("user.login", {"username": user, "password": password})
+        return self.login_with_timeout(60, user, password)
+
+    def login_with_timeout(self, timeout: float, user: str = "Admin", password: str = "zabbix") -> ZabbixApi:
+        self.auth = self.call("user.login", {"username": user, "password": password}, timeout=timeout)
         return self
 
     def import_template(self, yaml_text: str) -> Any:
@@ -137,6 +152,8 @@ class ZabbixStack:
         self.logs = self.base / "logs"
         self.pids: Dict[str, int] = {}
         self.timings: Dict[str, float] = {}
+        self.start_timeout = float(env.get("PCMKEXP_ZBX_START_TIMEOUT", "600"))
+        self._deadline = 0.0  # monotonic; set by up(): every step of one start shares it
 
     @property
     def url(self) -> str:
@@ -146,14 +163,22 @@ class ZabbixStack:
         if self.verbose:
             print(f"[zabbix-stack {time.strftime('%T')}] {msg}", file=sys.stderr, flush=True)
 
-    def _wait(self, what: str, timeout: float, pred: Any, proc: Optional[subprocess.Popen] = None) -> None:
-        end = time.monotonic() + timeout
+    def _log_tail(self, name: str, n: int = 5) -> str:
+        try:
+            return " | ".join((self.logs / f"{name}.out").read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def _wait(self, what: str, pred: Any, proc: Optional[subprocess.Popen] = None, interval: float = 0.5) -> None:
+        """Poll PRED (each call bounded by its own short timeout) until it is true, the process
+        exits, or the start's deadline passes; the error names WHAT and the end of its log."""
         while not pred():
             if proc is not None and proc.poll() is not None:
-                raise ZabbixError(f"{what}: exited with {proc.returncode}; see {self.logs}")
-            if time.monotonic() > end:
-                raise ZabbixError(f"timeout after {timeout:.0f}s waiting for {what}; see {self.logs}")
-            time.sleep(0.1)
+                raise ZabbixError(f"{what}: exited with {proc.returncode}: {self._log_tail(what)}")
+            if time.monotonic() > self._deadline:
+                raise ZabbixError(f"not ready after the start timeout of {self.start_timeout:.0f}s "
+                                  f"(PCMKEXP_ZBX_START_TIMEOUT): {what}: {self._log_tail(what)}")
+            time.sleep(interval)
 
     def _launch(self, name: str, argv: List[str], user: Optional[str] = None) -> subprocess.Popen:
         log = open(self.logs / f"{name}.out", "ab")
@@ -164,18 +189,21 @@ class ZabbixStack:
         return p
 
     # ---------------------------------------------------------------- postgres
-    def _psql(self, *args: str, db: str = "postgres", user: str = "postgres", **kw: Any) -> subprocess.CompletedProcess:
+    def _psql(self, *args: str, db: str = "postgres", user: str = "postgres", timeout: float = 300,
+              **kw: Any) -> subprocess.CompletedProcess:
         env = dict(os.environ, PGPASSWORD="zabbix")
         return subprocess.run(["psql", "-qAt", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", user, *args, db],
-                              capture_output=True, env=env, timeout=300, **kw)
+                              capture_output=True, env=env, timeout=timeout, **kw)
 
     def _pg_up(self) -> None:
         if not (self.pgdata / "PG_VERSION").exists():
             (self.base / "pg").mkdir(parents=True, exist_ok=True)
             shutil.chown(self.base / "pg", "postgres", "postgres")
-            subprocess.run(["runuser", "-u", "postgres", "--", str(PGBIN / "initdb"), "-D", str(self.pgdata),
-                            "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"],
-                           check=True, capture_output=True, timeout=120)
+            r = subprocess.run(["runuser", "-u", "postgres", "--", str(PGBIN / "initdb"), "-D", str(self.pgdata),
+                                "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"],
+                               capture_output=True, timeout=300)
+            if r.returncode != 0:
+                raise ZabbixError(f"initdb: {r.stderr.decode(errors='replace').strip()[-300:]}")
             with open(self.pgdata / "postgresql.conf", "a") as f:
                 f.write(f"listen_addresses = '127.0.0.1'\nport = {self.pg_port}\n"
                         f"unix_socket_directories = '{self.base / 'pg'}'\n"
@@ -188,19 +216,35 @@ class ZabbixStack:
             stale.unlink()
         p = self._launch("postgres", ["runuser", "-u", "postgres", "--", str(PGBIN / "postgres"),
                                       "-D", str(self.pgdata)])
-        self._wait("postgres", 30, lambda: _port_open(self.pg_port) and self._psql("-c", "select 1").returncode == 0, p)
+        self._wait("postgres", lambda: _port_open(self.pg_port) and self._psql(
+            "-c", "select 1", timeout=10).returncode == 0, p)
         if self._psql("-c", "select 1 from pg_database where datname='zabbix'").stdout.strip() != b"1":
-            self.log("creating the zabbix database and loading the schema (first start only)")
-            t0 = time.monotonic()
-            r = self._psql("-c", "create user zabbix with password 'zabbix'", "-c",
-                           "create database zabbix owner zabbix template template0 encoding 'UTF8'")
-            if r.returncode != 0:
-                raise ZabbixError(f"create database: {r.stderr.decode(errors='replace')}")
-            sql = b"".join(gzip.open(SCHEMA_DIR / f"{n}.sql.gz").read() for n in ("schema", "images", "data"))
-            r = self._psql("-v", "ON_ERROR_STOP=1", db="zabbix", user="zabbix", input=sql)
-            if r.returncode != 0:
-                raise ZabbixError(f"loading the schema: {r.stderr.decode(errors='replace')[-500:]}")
-            self.timings["schema_load"] = time.monotonic() - t0
+            self._load_schema()
+
+    def _load_schema(self) -> None:
+        """Create database zabbix: loaded and analyzed under another name, then renamed (atomic)."""
+        self.log("creating the zabbix database and loading the schema (first start only)")
+        t0 = time.monotonic()
+        loading = "zabbix_loading"
+        r = self._psql("-c", f"drop database if exists {loading}", "-c",
+                       "do $$ begin if not exists (select from pg_roles where rolname = 'zabbix') then "
+                       "create user zabbix with password 'zabbix'; end if; end $$", "-c",
+                       f"create database {loading} owner zabbix template template0 encoding 'UTF8'")
+        if r.returncode != 0:
+            raise ZabbixError(f"create database: {r.stderr.decode(errors='replace').strip()}")
+        sql = b"".join(gzip.open(SCHEMA_DIR / f"{n}.sql.gz").read() for n in ("schema", "images", "data"))
+        r = self._psql("-v", "ON_ERROR_STOP=1", db=loading, user="zabbix", input=sql,
+                       timeout=max(60.0, self._deadline - time.monotonic()))
+        if r.returncode != 0:
+            raise ZabbixError(f"loading the schema: {r.stderr.decode(errors='replace')[-500:]}")
+        # planner statistics: without them the frontend's first template link takes minutes
+        r = self._psql("-c", "analyze", db=loading, user="zabbix")
+        if r.returncode != 0:
+            raise ZabbixError(f"analyze: {r.stderr.decode(errors='replace').strip()}")
+        r = self._psql("-c", f"alter database {loading} rename to zabbix")
+        if r.returncode != 0:
+            raise ZabbixError(f"rename database: {r.stderr.decode(errors='replace').strip()}")
+        self.timings["schema_load"] = time.monotonic() - t0
 
     # ---------------------------------------------------------------- server
     def _server_up(self) -> None:
@@ -218,7 +262,27 @@ class ZabbixStack:
             "StartHistoryPollers=1", "StartReportWriters=0", "HousekeepingFrequency=1", "UnreachablePeriod=45",
             "UnavailableDelay=10", "UnreachableDelay=5", ""]))
         p = self._launch("zabbix_server", ["zabbix_server", "-c", str(conf), "-f"])
-        self._wait("zabbix_server", 30, lambda: _port_open(self.server_port), p)
+        self._wait("zabbix_server", self.server_stats_ok, p)
+
+    def server_stats_ok(self) -> bool:
+        """zabbix_server's trapper answers an internal ``zabbix.stats`` request (StatsAllowedIP):
+        it does so only once its configuration cache is loaded from the database."""
+        body = json.dumps({"request": "zabbix.stats"}).encode()
+        try:
+            with socket.create_connection(("127.0.0.1", self.server_port), timeout=3) as s:
+                s.sendall(b"ZBXD\x01" + struct.pack("<Q", len(body)) + body)
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        except OSError:
+            return False
+        try:
+            return bool(data[:5] == b"ZBXD\x01" and json.loads(data[13:]).get("response") == "success")
+        except ValueError:
+            return False
 
     # ---------------------------------------------------------------- frontend
     def _web_up(self) -> None:
@@ -251,13 +315,14 @@ $IMAGE_FORMAT_DEFAULT = IMAGE_FORMAT_PNG;
             "-d", "max_execution_time=300", "-d", "max_input_time=300", "-d", "date.timezone=UTC",
             "-S", f"127.0.0.1:{self.web_port}", "-t", str(self.web)])
 
-        def api_ok() -> bool:
+        def api_ok() -> bool:  # a login is a database round trip through the frontend
             try:
-                ZabbixApi(self.url).call("apiinfo.version", {}, timeout=3)
+                ZabbixApi(self.url).login_with_timeout(5)
                 return True
             except (requests.RequestException, ValueError, ZabbixError):
                 return False
-        self._wait("php frontend", 30, api_ok, p)
+        # php -S serves one request at a time: poll every 2 s so abandoned requests do not pile up
+        self._wait("php_frontend", api_ok, p, interval=2)
 
     # ---------------------------------------------------------------- public
     def up(self) -> ZabbixStack:
@@ -267,8 +332,12 @@ $IMAGE_FORMAT_DEFAULT = IMAGE_FORMAT_PNG;
         for port in (self.pg_port, self.server_port, self.web_port):
             if _port_open(port):
                 raise ZabbixError(f"127.0.0.1:{port} is already in use (another stack? set PCMKEXP_ZBX_*_PORT)")
+        # a directory of mktemp -d is 0700: postgres and zabbix must be able to enter it
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.base.chmod(0o755)
         self.logs.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
+        self._deadline = t0 + self.start_timeout
         try:
             for name, step in (("postgres", self._pg_up), ("zabbix_server", self._server_up),
                                ("php_frontend", self._web_up)):
