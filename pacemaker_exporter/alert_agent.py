@@ -1,14 +1,18 @@
 """``pacemaker-exporter-alert``: a Pacemaker alert agent that records every event in the event store.
 
-Pacemaker runs it (as user hacluster, several at once, with a timeout) with the event in
-``CRM_alert_*`` environment variables.  It records the event in the SQLite store, prunes old rows
-now and then, wakes the exporter, and exits:
+Pacemaker runs it (as user hacluster, one per event, all at once in a storm, with a timeout) with
+the event in ``CRM_alert_*`` environment variables.  It checks the environment, makes the event
+durable in the spool beside the store (:mod:`pacemaker_exporter.spool`), and then, if no other
+agent is doing it, imports the whole spool into the SQLite store, prunes old rows now and then
+and wakes the exporter.  It exits:
 
-- 0: recorded (or already recorded, or a cancelled operation that is not recorded);
-- 1: the store cannot be written (one line on stderr; Pacemaker logs it);
+- 0: the event is kept (in the store, or in the spool for the importer at work, the next agent
+  or the exporter), or it is a cancelled operation, which is not recorded;
+- 1: the event could not be kept (one line on stderr; Pacemaker logs it);
 - 2: the environment is not an alert (one line on stderr).
 
-It never prints a traceback.  Imports are kept to the standard library for a fast start.
+It never prints a traceback.  An agent that only spools imports nothing but the standard
+library's os, fcntl and time: start-up is what a storm of hundreds of agents costs.
 
 Settings (environment, or instance attributes of the alert in the CIB, which Pacemaker passes
 as environment variables):
@@ -18,22 +22,25 @@ as environment variables):
 - ``PACEMAKER_EXPORTER_NOTIFY_SOCKET``: default ``/run/pacemaker-exporter/notify.sock``;
 - ``PACEMAKER_EXPORTER_EVENTS_MAX_AGE``: retention in seconds, default 90 days;
 - ``PACEMAKER_EXPORTER_EVENTS_MAX_ROWS``: retention in rows, default 100000;
-- ``PACEMAKER_EXPORTER_PRUNE_INTERVAL``: seconds between prunes, default 3600.
+- ``PACEMAKER_EXPORTER_PRUNE_INTERVAL``: seconds between prunes, default 3600;
+- ``PACEMAKER_EXPORTER_IMPORT_BUDGET``: seconds an agent may go on importing other agents'
+  events, default 10 (well inside Pacemaker's 30 s alert timeout).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
-from pacemaker_exporter.events import (
+from pacemaker_exporter.spool import (
     AlertEnvError,
-    EventStore,
-    EventStoreError,
-    default_notify_socket,
+    check_alert_env,
     events_db_for_alert,
-    notify,
-    parse_alert_env,
+    is_cancellation,
+    permission_hint,
+    spool_event,
+    try_lock,
 )
 
 TYPE_CHECKING = False  # not "from typing import": typing costs the alert agent start-up time
@@ -47,6 +54,7 @@ EXIT_ENV = 2
 DEFAULT_MAX_AGE = 90 * 86400.0
 DEFAULT_MAX_ROWS = 100_000
 DEFAULT_PRUNE_INTERVAL = 3600.0
+DEFAULT_IMPORT_BUDGET = 10.0
 
 PROG = "pacemaker-exporter-alert"
 
@@ -63,26 +71,51 @@ def run(environ: Mapping[str, str], stderr: Optional[TextIO] = None) -> int:
     """Handle one alert; returns the exit status."""
     err = sys.stderr if stderr is None else stderr
     try:
-        event = parse_alert_env(environ)
+        fields = check_alert_env(environ)
     except AlertEnvError as exc:
         print(f"{PROG}: {exc}", file=err)
         return EXIT_ENV
-    if event.is_cancellation:
+    if is_cancellation(fields):
         return EXIT_OK
     path = events_db_for_alert(environ)
     try:
-        with EventStore(path) as store:
-            store.record(event)
-            if store.prune_due(_number(environ, "PACEMAKER_EXPORTER_PRUNE_INTERVAL", DEFAULT_PRUNE_INTERVAL)):
-                store.prune(
-                    _number(environ, "PACEMAKER_EXPORTER_EVENTS_MAX_AGE", DEFAULT_MAX_AGE),
-                    int(_number(environ, "PACEMAKER_EXPORTER_EVENTS_MAX_ROWS", DEFAULT_MAX_ROWS)),
-                )
-    except EventStoreError as exc:
-        print(f"{PROG}: {exc}", file=err)
+        spool_event(path, fields, received_at=time.time())
+    except OSError as exc:
+        print(f"{PROG}: cannot keep the event in {path}.spool: {exc.strerror or exc}{_hint(exc, path)}", file=err)
         return EXIT_STORE
-    notify(default_notify_socket(environ))
+    # The event is durable: from here on, trouble with the store is reported but loses nothing.
+    lock = try_lock(path)
+    if lock is None:
+        return EXIT_OK  # another agent is importing, and looks at the spool again before it stops
+    os.close(lock)  # import_spool takes the lock itself; we only looked whether it was free
+    return _import(environ, path, err)
+
+
+def _import(environ: Mapping[str, str], path: str, err: TextIO) -> int:
+    """Import the spool (this agent's event and any others') into the store; prune now and then."""
+    from pacemaker_exporter.events import EventStore, EventStoreError, default_notify_socket, import_spool
+
+    try:
+        imported = import_spool(path, _number(environ, "PACEMAKER_EXPORTER_IMPORT_BUDGET", DEFAULT_IMPORT_BUDGET),
+                                notify_socket=default_notify_socket(environ))
+        if imported:
+            with EventStore(path) as store:
+                if store.prune_due(_number(environ, "PACEMAKER_EXPORTER_PRUNE_INTERVAL", DEFAULT_PRUNE_INTERVAL)):
+                    store.prune(
+                        _number(environ, "PACEMAKER_EXPORTER_EVENTS_MAX_AGE", DEFAULT_MAX_AGE),
+                        int(_number(environ, "PACEMAKER_EXPORTER_EVENTS_MAX_ROWS", DEFAULT_MAX_ROWS)),
+                    )
+    except EventStoreError as exc:
+        print(f"{PROG}: {exc}; the event is kept in {path}.spool and imported by the next alert or the exporter",
+              file=err)
     return EXIT_OK
+
+
+def _hint(exc: OSError, path: str) -> str:
+    """How to give the agent a place to write; not for a full or failing disk, which no path fixes."""
+    import errno
+
+    return "" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO) else f"; {permission_hint(path)}"
 
 
 def main() -> None:

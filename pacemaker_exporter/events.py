@@ -22,6 +22,18 @@ import stat
 import time
 from dataclasses import dataclass
 
+from pacemaker_exporter import spool
+from pacemaker_exporter.spool import (
+    DEFAULT_EVENTS_DB,
+    ENV_EVENTS_DB,
+    KINDS,
+    AlertEnvError,
+    check_alert_env,
+    default_events_db,
+    events_db_for_alert,
+    int_var,
+)
+
 TYPE_CHECKING = False  # not "from typing import": typing costs the alert agent start-up time
 
 if TYPE_CHECKING:
@@ -44,16 +56,14 @@ __all__ = [
     "default_events_db",
     "default_notify_socket",
     "events_db_for_alert",
+    "import_spool",
     "notify",
     "parse_alert_env",
 ]
 
-DEFAULT_EVENTS_DB = "/var/lib/pacemaker-exporter/events.db"
 DEFAULT_NOTIFY_SOCKET = "/run/pacemaker-exporter/notify.sock"
-ENV_EVENTS_DB = "PACEMAKER_EXPORTER_EVENTS_DB"
 ENV_NOTIFY_SOCKET = "PACEMAKER_EXPORTER_NOTIFY_SOCKET"
 
-KINDS = ("node", "fencing", "resource", "attribute")
 SCHEMA_VERSION = 1
 
 # Pacemaker execution status codes (enum pcmk_exec_status, as CRM_alert_status gives them).
@@ -68,10 +78,6 @@ _PROBE_OK_RCS = (0, 7, 8)  # running, not running, running promoted
 # CRM_alert_desc of a fencing alert (CRM_alert_task is "st_notify_fence" in Pacemaker 2.1):
 # "Operation reboot of n3 by n1 for pacemaker-controld.10898@n1: OK (ref=7d80ab44-...)"
 _FENCING_DESC = re.compile(r"^Operation (\S+) of (\S+) by (.+?) for (\S+): ")
-
-
-class AlertEnvError(ValueError):
-    """The environment is not one that Pacemaker gives an alert agent (one-line message)."""
 
 
 class EventStoreError(RuntimeError):
@@ -165,63 +171,24 @@ class AlertEvent:
         }
 
 
-_REQUIRED: Dict[str, Tuple[str, ...]] = {
-    "node": ("CRM_alert_node", "CRM_alert_desc"),
-    "fencing": ("CRM_alert_node", "CRM_alert_task", "CRM_alert_rc"),
-    "resource": (
-        "CRM_alert_node",
-        "CRM_alert_rsc",
-        "CRM_alert_task",
-        "CRM_alert_rc",
-        "CRM_alert_target_rc",
-        "CRM_alert_status",
-    ),
-    "attribute": ("CRM_alert_node", "CRM_alert_attribute_name"),
-}
-
-
-def _int_var(environ: Mapping[str, str], name: str) -> Optional[int]:
-    raw = environ.get(name, "").strip()
-    if raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise AlertEnvError(f"{name} is not an integer: {raw[:60]!r}") from None
-
-
 def parse_alert_env(environ: Mapping[str, str], now: Optional[float] = None) -> AlertEvent:
     """Build an :class:`AlertEvent` from the ``CRM_alert_*`` variables Pacemaker sets.
 
     Raises :class:`AlertEnvError` with one clear line when a variable the kind needs is missing
     or when a numeric variable is not a number.
     """
-    kind = environ.get("CRM_alert_kind", "").strip()
-    if not kind:
-        raise AlertEnvError(
-            "CRM_alert_kind is not set: this program is an alert agent that Pacemaker runs "
-            "(see docs/alert-agent.md)"
-        )
-    if kind not in KINDS:
-        raise AlertEnvError(f"unknown CRM_alert_kind {kind[:60]!r} (expected one of {', '.join(KINDS)})")
-    missing = [name for name in _REQUIRED[kind] if environ.get(name, "").strip() == ""]
-    if missing:
-        raise AlertEnvError(f"{kind} alert without {', '.join(missing)}")
-
-    rc = _int_var(environ, "CRM_alert_rc")
-    target_rc = _int_var(environ, "CRM_alert_target_rc")
-    status = _int_var(environ, "CRM_alert_status")
-    interval_ms = _int_var(environ, "CRM_alert_interval")
-    sequence = _int_var(environ, "CRM_alert_node_sequence")
-    epoch = _int_var(environ, "CRM_alert_timestamp_epoch")
-    usec = _int_var(environ, "CRM_alert_timestamp_usec")
+    check_alert_env(environ)
+    kind = environ["CRM_alert_kind"].strip()
+    rc = int_var(environ, "CRM_alert_rc")
+    target_rc = int_var(environ, "CRM_alert_target_rc")
+    status = int_var(environ, "CRM_alert_status")
+    interval_ms = int_var(environ, "CRM_alert_interval")
+    sequence = int_var(environ, "CRM_alert_node_sequence")
+    epoch = int_var(environ, "CRM_alert_timestamp_epoch")
+    usec = int_var(environ, "CRM_alert_timestamp_usec")
     if epoch is None:
         timestamp = time.time() if now is None else now
     else:
-        if epoch < 0:
-            raise AlertEnvError(f"CRM_alert_timestamp_epoch is negative: {epoch}")
-        if usec is not None and not 0 <= usec < 1_000_000:
-            raise AlertEnvError(f"CRM_alert_timestamp_usec is out of range: {usec}")
         timestamp = epoch + (usec or 0) / 1_000_000
 
     task = environ.get("CRM_alert_task", "") if kind in ("resource", "fencing") else ""
@@ -254,26 +221,11 @@ def parse_alert_env(environ: Mapping[str, str], now: Optional[float] = None) -> 
 # Paths
 
 
-def default_events_db(environ: Optional[Mapping[str, str]] = None) -> str:
-    """The store path: ``$PACEMAKER_EXPORTER_EVENTS_DB``, else ``/var/lib/pacemaker-exporter/events.db``."""
-    env = os.environ if environ is None else environ
-    return env.get(ENV_EVENTS_DB) or DEFAULT_EVENTS_DB
-
-
 def default_notify_socket(environ: Optional[Mapping[str, str]] = None) -> str:
     """The wake-up socket: ``$PACEMAKER_EXPORTER_NOTIFY_SOCKET``, else
     ``/run/pacemaker-exporter/notify.sock``."""
     env = os.environ if environ is None else environ
     return env.get(ENV_NOTIFY_SOCKET) or DEFAULT_NOTIFY_SOCKET
-
-
-def events_db_for_alert(environ: Mapping[str, str]) -> str:
-    """The store path the alert agent writes: the alert recipient when it is an absolute ``*.db``
-    path, else :func:`default_events_db`."""
-    recipient = environ.get("CRM_alert_recipient", "").strip()
-    if recipient.startswith("/") and recipient.endswith(".db"):
-        return recipient
-    return default_events_db(environ)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -362,13 +314,9 @@ def _counter_key(event: AlertEvent) -> Optional[Tuple[str, str, str, str]]:
     return None
 
 
-def _fix_hint(path: str) -> str:
-    directory = os.path.dirname(path) or "."
-    return (
-        f"the alert agent runs as user hacluster: create the directory with "
-        f"'install -d -o hacluster -g haclient -m 0770 {directory}' or choose another path "
-        f"with {ENV_EVENTS_DB} or an alert recipient ending in .db"
-    )
+def _is_busy(err: BaseException) -> bool:
+    """SQLite could not get a lock in time: contention, not a problem of permissions."""
+    return isinstance(err, sqlite3.OperationalError) and ("locked" in str(err) or "busy" in str(err))
 
 
 class EventStore:
@@ -391,9 +339,12 @@ class EventStore:
         detail = str(err).strip() or type(err).__name__
         if isinstance(err, OSError) and err.strerror:
             detail = err.strerror
+        if _is_busy(err):
+            return EventStoreError(f"cannot {what} event store {self.path}: {detail} (busy: another process "
+                                   f"held its write lock for longer than the busy timeout)")
         if self.readonly:
             return EventStoreError(f"cannot {what} event store {self.path}: {detail}")
-        return EventStoreError(f"cannot {what} event store {self.path}: {detail}; {_fix_hint(self.path)}")
+        return EventStoreError(f"cannot {what} event store {self.path}: {detail}; {spool.permission_hint(self.path)}")
 
     def _open(self, busy_timeout: float) -> sqlite3.Connection:
         path = self.path
@@ -496,7 +447,26 @@ class EventStore:
         Idempotent on (kind, sequence, timestamp, node, resource, task, attribute name), so a
         retried invocation of the agent does not count an event twice.
         """
-        recorded_at = time.time() if now is None else now
+        return self.record_many([(event, time.time() if now is None else now)]) == 1
+
+    def record_many(self, events: List[Tuple[AlertEvent, float]]) -> int:
+        """Store and count (event, recorded_at) pairs in one transaction; returns how many were new."""
+        conn = self._conn
+        new = 0
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for event, recorded_at in events:
+                    new += self._insert(event, recorded_at)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as err:
+            raise self._error("write", err) from None
+        return new
+
+    def _insert(self, event: AlertEvent, recorded_at: float) -> bool:
         values = (
             event.kind,
             -1 if event.sequence is None else event.sequence,
@@ -517,36 +487,28 @@ class EventStore:
             event.result,
             recorded_at,
         )
-        key = _counter_key(event)
         conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = conn.execute(
-                    f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS}, result, recorded_at) "
-                    f"VALUES ({', '.join('?' * len(values))})",
-                    values,
-                )
-                new = cursor.rowcount == 1
-                if new and key is not None:
-                    row = (*key, event.result)
-                    conn.execute(
-                        "INSERT OR IGNORE INTO counters (family, a, b, c, result, count, last_timestamp) "
-                        "VALUES (?, ?, ?, ?, ?, 0, 0)",
-                        row,
-                    )
-                    conn.execute(
-                        "UPDATE counters SET count = count + 1, last_timestamp = max(last_timestamp, ?) "
-                        "WHERE family = ? AND a = ? AND b = ? AND c = ? AND result = ?",
-                        (event.timestamp, *row),
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as err:
-            raise self._error("write", err) from None
-        return new
+        cursor = conn.execute(
+            f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS}, result, recorded_at) "
+            f"VALUES ({', '.join('?' * len(values))})",
+            values,
+        )
+        if cursor.rowcount != 1:
+            return False
+        key = _counter_key(event)
+        if key is not None:
+            row = (*key, event.result)
+            conn.execute(
+                "INSERT OR IGNORE INTO counters (family, a, b, c, result, count, last_timestamp) "
+                "VALUES (?, ?, ?, ?, ?, 0, 0)",
+                row,
+            )
+            conn.execute(
+                "UPDATE counters SET count = count + 1, last_timestamp = max(last_timestamp, ?) "
+                "WHERE family = ? AND a = ? AND b = ? AND c = ? AND result = ?",
+                (event.timestamp, *row),
+            )
+        return True
 
     def prune(
         self, max_age_seconds: Optional[float], max_rows: Optional[int], now: Optional[float] = None
@@ -670,6 +632,60 @@ class EventStore:
             return "; ".join(str(r[0]) for r in self._conn.execute("PRAGMA integrity_check").fetchall())
         except sqlite3.Error as err:
             raise self._error("read", err) from None
+
+
+# --------------------------------------------------------------------------------------------------
+# The spool (see pacemaker_exporter/spool.py for why it exists)
+
+#: how long one process may go on importing the spool; Pacemaker kills an agent after its alert
+#: timeout (30 s by default), and the agent's own event was durable before it began importing
+DEFAULT_IMPORT_BUDGET = 10.0
+
+
+def import_spool(db_path: str, budget: float = DEFAULT_IMPORT_BUDGET, notify_socket: str = "") -> int:
+    """Move the events spooled beside DB_PATH into the store, unless another process is at it.
+
+    Each batch is one transaction; its files are deleted only once it is committed, so an import
+    cut short is repeated without counting anything twice (the store is idempotent).  A file that
+    is not an event is renamed ``*.bad`` and left for a person.  After each batch the exporter is
+    woken through NOTIFY_SOCKET (when given).  Returns how many events this call imported; raises
+    :class:`EventStoreError` when the store cannot be written (the events stay in the spool).
+    """
+    store: Optional[EventStore] = None
+    imported = 0
+
+    def import_files(files: List[str]) -> None:
+        nonlocal store, imported
+        if store is None:
+            # never wait for SQLite's lock longer than the budget: the events are safe in the spool
+            store = EventStore(db_path, busy_timeout=max(0.1, min(10.0, budget)))
+        batch: List[Tuple[AlertEvent, float]] = []
+        done: List[str] = []
+        for path in files:
+            try:
+                fields = spool.read_spooled(path)
+                received_at = float(fields.pop(spool.RECEIVED_AT, "") or time.time())
+                batch.append((parse_alert_env(fields, now=received_at), received_at))
+                done.append(path)
+            except (OSError, ValueError):
+                try:
+                    os.rename(path, path + ".bad")
+                except OSError:
+                    pass
+        store.record_many(batch)
+        spool.remove(done)
+        imported += len(batch)
+        if notify_socket:
+            notify(notify_socket)
+
+    try:
+        spool.drain(db_path, import_files, time.monotonic() + budget)
+    except OSError as err:
+        raise EventStoreError(f"cannot import the spool {spool.spool_dir(db_path)}: {err.strerror or err}") from None
+    finally:
+        if store is not None:
+            store.close()
+    return imported
 
 
 def _merge(old: Optional[CounterValue], new: CounterValue) -> CounterValue:
