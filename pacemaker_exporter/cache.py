@@ -193,6 +193,7 @@ class SnapshotCache:
     def refresh(self) -> Served:
         start = time.monotonic()
         self._last_refresh = start
+        self._import_spool()
         try:
             snapshot = self.collector.collect()
         except Exception as exc:  # noqa: BLE001 - a bug must not stop the exporter; it shows as up 0
@@ -234,6 +235,24 @@ class SnapshotCache:
                  kind=src.error_kind, err=src.error)
         elif before is not None and before.startswith("failed") and src.ok:
             log_event(logging.INFO, "source recovered", source=src.name)
+
+    def _import_spool(self) -> None:
+        """Store what alert agents left in the spool (an importer's deadline ran out in a storm),
+        so this refresh's fencing events and counters include them."""
+        if not self.events_db:
+            return
+        from pacemaker_exporter.events import EventStoreError, import_spool
+
+        try:
+            imported = import_spool(self.events_db, budget=2.0)
+        except EventStoreError as exc:
+            if self._last_state.get("spool") != str(exc):
+                log_event(logging.WARNING, "event spool not imported", err=exc)
+            self._last_state["spool"] = str(exc)
+            return
+        self._last_state.pop("spool", None)
+        if imported:
+            log_event(logging.INFO, "imported spooled events", events=imported)
 
     def _read_events(self) -> Tuple[Any, str]:
         if not self.events_db:

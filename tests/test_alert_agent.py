@@ -445,3 +445,19 @@ def test_a_spool_file_that_is_not_an_event_is_set_aside(tmp_path: Path) -> None:
     bad.write_text("CRM_alert_kind=nonsense")
     assert import_spool(db) == 1
     assert spool.pending(db) == [] and bad.with_name(bad.name + ".bad").exists()
+
+
+def test_the_exporter_imports_what_the_spool_holds(tmp_path: Path) -> None:
+    """Events an importer had to leave in the spool (its budget ran out) are stored by the
+    exporter's next refresh, before it reads the store: they are in this scrape's counters."""
+    from pacemaker_exporter import spool
+
+    db = str(tmp_path / "events.db")
+    for i in range(3):
+        spool.spool_event(db, spool.check_alert_env(sample("fencing", node_sequence=str(i))), time.time())
+    exporter = str(Path(sys.executable).parent / "pacemaker-exporter")
+    out = subprocess.run([exporter, "metrics", "--demo", "--events.db", db], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert 'pacemaker_exporter_events_stored{cluster="offlinelab"} 3.0' in out.stdout.splitlines()
+    assert spool.pending(db) == []
