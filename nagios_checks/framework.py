@@ -307,7 +307,8 @@ def run_check(name: str, resource: PacemakerResource, contexts: Sequence[nagiosp
               ok_text: Callable[[PacemakerResource], str]) -> None:
     """Build the check and hand it to nagiosplugin's runtime, which prints and exits."""
     check = PacemakerCheck(resource, FindingContext(), UnavailableContext(), *contexts,
-                           PacemakerSummary(resource, ok_text), name=name)
+                           PacemakerSummary(resource, ok_text))
+    check.name = name  # not Check(name=...): nagiosplugin 1.3 (Debian 12's python3-nagiosplugin) lacks it
     runtime = Runtime()
     if not isinstance(runtime.output, PacemakerOutput):
         runtime = fresh_runtime(runtime.stdout)
