@@ -137,6 +137,22 @@ def test_alert_agent_event_is_read_by_the_service(node: nodes.Node) -> None:
     assert text
 
 
+def test_shipped_files_name_only_installed_commands(node: nodes.Node) -> None:
+    """Every command path in the unit, the NRPE and Zabbix files and the Icinga/Nagios examples exists in the node."""
+    files = ["/lib/systemd/system/pacemaker-exporter.service", "/etc/nagios/nrpe.d/pacemaker-exporter.cfg",
+             "/etc/zabbix/zabbix_agentd.conf.d/userparameter_pacemaker.conf",
+             "/usr/share/pacemaker-exporter/icinga2/pacemaker.conf", "/usr/share/pacemaker-exporter/nagios/pacemaker.cfg"]
+    named = set()
+    for f in files:
+        text = node.exec(["cat", f]).stdout
+        named |= set(re.findall(r"/usr/(?:local/)?(?:s?bin|lib/nagios/plugins)/[\w.-]+", text))
+    assert "/usr/lib/nagios/plugins/check_pacemaker" in named and "/usr/bin/pacemaker-exporter" in named
+    # check_nrpe is the Nagios server's (nagios-nrpe-plugin), not this node's
+    missing = [p for p in sorted(named - {"/usr/lib/nagios/plugins/check_nrpe"})
+               if node.exec(["test", "-x", p], check=False).returncode != 0]
+    assert not missing
+
+
 def test_unit_is_no_more_exposed_than_before(node: nodes.Node) -> None:
     out = node.exec(["systemd-analyze", "security", "--no-pager", "pacemaker-exporter"], check=False).stdout
     m = re.search(r"Overall exposure level for pacemaker-exporter.service: ([\d.]+)", out)
