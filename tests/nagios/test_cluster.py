@@ -159,6 +159,6 @@ def test_shipped_nrpe_config_lines_are_valid() -> None:
     for line in lines:
         assert "$ARG" not in line
         argv = shlex.split(line.split("=", 1)[1])
-        assert argv[0] == "/usr/local/bin/check_pacemaker"
+        assert argv[0] == "/usr/lib/nagios/plugins/check_pacemaker"
         code, out = run([*argv[1:], "--from", "tests/fixtures/scenarios/live-healthy-3node", "--events-db", ""])
         assert code == 0, (line, out)

@@ -24,8 +24,8 @@ pytestmark = pytest.mark.skipif(not Path(AGENTD).exists(), reason="zabbix_agentd
 def _conf(tmp_path: Path, scenario_dir: Path) -> Path:
     """Our UserParameter file with the installed command replaced by this venv's, reading saved outputs."""
     text = USERPARAMS.read_text()
-    assert "UserParameter=pacemaker.snapshot,/usr/local/bin/pacemaker-exporter zabbix" in text
-    text = text.replace("/usr/local/bin/pacemaker-exporter zabbix", f"{EXE} zabbix --from {scenario_dir}")
+    assert "UserParameter=pacemaker.snapshot,/usr/bin/pacemaker-exporter zabbix" in text
+    text = text.replace("/usr/bin/pacemaker-exporter zabbix", f"{EXE} zabbix --from {scenario_dir}")
     (tmp_path / "userparameter_pacemaker.conf").write_text(text)
     conf = tmp_path / "zabbix_agentd.conf"
     conf.write_text(f"LogType=console\nServer=127.0.0.1\nTimeout=10\nInclude={tmp_path}/userparameter_pacemaker.conf\n")

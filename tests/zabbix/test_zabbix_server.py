@@ -124,7 +124,7 @@ def _start_agent(cluster: Any, base: Path) -> subprocess.Popen:
     d.mkdir(parents=True, exist_ok=True)
     os.chown(d, _uid("zabbix"), _gid("zabbix"))
     userparams = (ROOT / "zabbix_templates" / "userparameter_pacemaker.conf").read_text()
-    userparams = userparams.replace("/usr/local/bin/pacemaker-exporter", str(_command_for_zabbix(d)))
+    userparams = userparams.replace("/usr/bin/pacemaker-exporter", str(_command_for_zabbix(d)))
     (d / "userparameter_pacemaker.conf").write_text(userparams)
     (d / "zabbix_agentd.conf").write_text("\n".join([
         f"PidFile={d}/zabbix_agentd.pid", "LogType=file", f"LogFile={d}/zabbix_agentd.log", "LogFileSize=0",
