@@ -244,6 +244,20 @@ def metric_cases() -> List[Dict[str, Any]]:
                 exp_alert("PacemakerSourceFailed", {**exporter("c1", "n2:9664"), "source": "corosync-cfgtool-s",
                                                     "severity": "warning"}, 0)]},
         ]})
+    # event store: unreadable on c1's n2 from 1m on (12 min); c1's n3 only 5 min (near miss)
+    inputs = [
+        series("pacemaker_exporter_events_store_up", exporter("c1", "n1:9664"), "1x20"),
+        series("pacemaker_exporter_events_store_up", exporter("c1", "n2:9664"), "1 0x19"),
+        series("pacemaker_exporter_events_store_up", exporter("c1", "n3:9664"), "1 0x5 1x14"),
+    ]
+    cases.append({
+        "name": "PacemakerEventStoreUnreadable: unreadable 10m on one exporter; 5m is a near miss",
+        "interval": "1m", "input_series": inputs,
+        "alert_rule_test": [
+            {"eval_time": "9m", "alertname": "PacemakerEventStoreUnreadable", "exp_alerts": []},
+            {"eval_time": "13m", "alertname": "PacemakerEventStoreUnreadable", "exp_alerts": [
+                exp_alert("PacemakerEventStoreUnreadable", {**exporter("c1", "n2:9664"), "severity": "warning"}, 0)]},
+        ]})
     # split brain: c1's n3 names itself DC from 2m (n1, n2 agree on n1); quorate only from 6m on
     inputs = []
     for inst, dc, quorate in (("n1:9664", "n1", "1x10"), ("n2:9664", "n1", "1x10"), ("n3:9664", "n3", "1x5 1x5")):

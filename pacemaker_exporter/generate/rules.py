@@ -104,6 +104,14 @@ METRIC_ALERTS: Tuple[MetricAlert, ...] = (
         "the findings that need it are missing there. pacemaker_exporter_source_errors_total tells the kind.",
     ),
     MetricAlert(
+        "PacemakerEventStoreUnreadable",
+        "pacemaker_exporter_events_store_up == 0",
+        "10m", "warning",
+        "Cluster {{ $labels.cluster }}: exporter {{ $labels.instance }} cannot read the alert agent's event store",
+        "The event store has been unreadable for 10 minutes on {{ $labels.instance }}: the event counters stop "
+        "and events between two scrapes are missed (the exporter's log says 'event store unreadable').",
+    ),
+    MetricAlert(
         "PacemakerSplitBrainMultipleDC",
         "count by (cluster) (count by (cluster, node) (pacemaker_dc_info == 1)) > 1",
         # a warning: a partition without quorum elects a DC of its own and stops its resources (the
