@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
-from pacemaker_exporter.collect import Collector
+from pacemaker_exporter.collect import ClusterReader
 from pacemaker_exporter.events import STORED_FENCING_ORIGIN
 from pacemaker_exporter.health import Finding, HealthSettings, evaluate
 from pacemaker_exporter.model import Snapshot
@@ -93,7 +93,7 @@ def _collect(opts: DataOptions) -> Snapshot:
     sources = opts.collect.sources
     if opts.timeout > 0 and sources.timeout > _budget(opts.timeout):
         sources = dataclasses.replace(sources, timeout=_budget(opts.timeout))
-    collector = Collector.from_options(dataclasses.replace(opts.collect, sources=sources))
+    collector = ClusterReader.from_options(dataclasses.replace(opts.collect, sources=sources))
     try:
         return collector.collect()
     finally:

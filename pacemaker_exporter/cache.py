@@ -19,7 +19,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from pacemaker_exporter.collect import Collector
+from pacemaker_exporter.collect import ClusterReader
 from pacemaker_exporter.health import Finding, HealthSettings, evaluate
 from pacemaker_exporter.logs import log, log_event
 from pacemaker_exporter.metrics import (
@@ -81,7 +81,7 @@ class Served:
 class SnapshotCache:
     """Holds the served snapshot; a background thread refreshes it (see the module docstring)."""
 
-    def __init__(self, collector: Collector, health: HealthSettings, refresh_interval: float = 15.0,
+    def __init__(self, collector: ClusterReader, health: HealthSettings, refresh_interval: float = 15.0,
                  extra: Sequence[Extra] = (), events_db: Optional[str] = None,
                  notify_socket: Optional[str] = None, wait_first: float = 6.0) -> None:
         self.collector = collector

@@ -14,7 +14,8 @@ import click
 
 from pacemaker_exporter import __version__
 from pacemaker_exporter.cache import SnapshotCache
-from pacemaker_exporter.collect import Collector, collect_with_options, missing_status
+from pacemaker_exporter.collect import ClusterReader, collect_with_options, missing_status
+from pacemaker_exporter.events import ENV_NOTIFY_SOCKET
 from pacemaker_exporter.events_cli import events_command
 from pacemaker_exporter.generate.command import generate_command
 from pacemaker_exporter.health import Finding, evaluate, worst
@@ -150,7 +151,7 @@ _events_db_option = click.option(
 @_compat_option
 @_events_db_option
 @click.option("--events.notify-socket", "notify_socket", default=None, metavar="PATH",
-              envvar="PACEMAKER_EXPORTER_EVENTS_NOTIFY_SOCKET",
+              envvar=[ENV_NOTIFY_SOCKET, "PACEMAKER_EXPORTER_EVENTS_NOTIFY_SOCKET"],  # the old name still works
               help="Unix datagram socket the alert agent signals: refresh at once on an event.")
 def serve_command(collect: CollectOptions, listen_address: str, telemetry_path: str, web_config_file: Optional[str],
                   max_connections: int, max_idle_connections: int, read_header_timeout: float, idle_timeout: float,
@@ -183,7 +184,7 @@ def serve_command(collect: CollectOptions, listen_address: str, telemetry_path: 
             click.echo(f"pacemaker-exporter: --web.config.file: {exc}", err=True)
             sys.exit(2)
     raise_open_files_limit()  # every held connection is a file descriptor
-    collector = Collector.from_options(collect, events_db)
+    collector = ClusterReader.from_options(collect, events_db)
     cache = SnapshotCache(collector, collect.health, refresh_interval, compat_extras(compat), events_db,
                           notify_socket, wait_first=collect.sources.timeout + 1.0)
     try:
@@ -235,7 +236,7 @@ def metrics_command(collect: CollectOptions, compat: Tuple[str, ...], events_db:
         && mv /var/lib/node_exporter/pacemaker.prom.$$ /var/lib/node_exporter/pacemaker.prom
     """
     setup_logging("off")  # the one line that matters is printed below
-    collector = Collector.from_options(collect, events_db)
+    collector = ClusterReader.from_options(collect, events_db)
     cache = SnapshotCache(collector, collect.health, extra=compat_extras(compat), events_db=events_db)
     try:
         served = cache.refresh()

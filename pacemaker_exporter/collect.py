@@ -49,8 +49,10 @@ _OK_EXIT_CODES: Dict[str, Tuple[int, ...]] = {"corosync-quorumtool": (0, 2)}
 _CLUSTER_NAME = re.compile(r"^\s*cluster_name\s*:\s*(\S+)", re.M)
 
 
-class Collector:
-    """Holds the sources (so that single flight spans callers) and makes snapshots."""
+class ClusterReader:
+    """Reads the cluster: holds the sources (so that single flight spans callers) and makes snapshots.
+
+    (Not a Prometheus collector: metrics.py renders what this reads.)"""
 
     def __init__(self, config: SourceConfig, cluster_name: str = "",
                  corosync_conf: str = "/etc/corosync/corosync.conf", events_db: str = "",
@@ -65,7 +67,7 @@ class Collector:
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.sources)), thread_name_prefix="source")
 
     @classmethod
-    def from_options(cls, options: CollectOptions, events_db: Optional[str] = None) -> Collector:
+    def from_options(cls, options: CollectOptions, events_db: Optional[str] = None) -> ClusterReader:
         """The collector the shared options describe; `events_db`, when given, is the command's own
         flag for the event store and wins over the options' default."""
         return cls(options.sources, options.cluster_name,
@@ -191,15 +193,15 @@ def _newest_first(e: FenceEvent) -> Tuple[int, float]:
 
 
 def collect_once(config: SourceConfig, cluster_name: str = "") -> Snapshot:
-    return _collect_and_close(Collector(config, cluster_name))
+    return _collect_and_close(ClusterReader(config, cluster_name))
 
 
 def collect_with_options(options: CollectOptions) -> Snapshot:
     """One collection as the shared options describe it, the event store included."""
-    return _collect_and_close(Collector.from_options(options))
+    return _collect_and_close(ClusterReader.from_options(options))
 
 
-def _collect_and_close(collector: Collector) -> Snapshot:
+def _collect_and_close(collector: ClusterReader) -> Snapshot:
     try:
         return collector.collect()
     finally:

@@ -17,7 +17,7 @@ import dataclasses
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from pacemaker_exporter.collect import Collector
+from pacemaker_exporter.collect import ClusterReader
 from pacemaker_exporter.model import Snapshot
 from pacemaker_exporter.sources import SourceConfig
 
@@ -40,7 +40,7 @@ def scenario_names(include_large: bool = False) -> List[str]:
 def scenario_collection(name: str, fence_ages_as_captured: bool = True) -> Tuple[Snapshot, Dict[str, int]]:
     """The scenario as `--from DIR` collects it, normalised (see the module's doc), and how many
     times each command ran."""
-    collector = Collector(SourceConfig(saved_dir=str(SCENARIOS_DIR / name)))
+    collector = ClusterReader(SourceConfig(saved_dir=str(SCENARIOS_DIR / name)))
     try:
         s = collector.collect()
     finally:

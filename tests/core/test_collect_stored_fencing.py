@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from pacemaker_exporter.collect import Collector
+from pacemaker_exporter.collect import ClusterReader
 from pacemaker_exporter.events import STORED_FENCING_ORIGIN, EventStore, parse_alert_env
 from pacemaker_exporter.health import evaluate
 from pacemaker_exporter.parsers.crm_mon import parse_crm_mon
@@ -43,8 +43,8 @@ def _store(tmp_path: Path, *fencings: Tuple[str, float, int]) -> str:
     return db
 
 
-def _collect(scenario: Path, events_db: str, window: float = 3600.0) -> Collector:
-    return Collector(SourceConfig(saved_dir=str(scenario)), events_db=events_db, fencing_window=window)
+def _collect(scenario: Path, events_db: str, window: float = 3600.0) -> ClusterReader:
+    return ClusterReader(SourceConfig(saved_dir=str(scenario)), events_db=events_db, fencing_window=window)
 
 
 def test_stored_fencing_joins_the_snapshot(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_window_and_no_store(tmp_path: Path) -> None:
 
 def test_a_fencing_crm_mon_lists_is_not_added_twice(tmp_path: Path) -> None:
     scenario = SCENARIOS_DIR / "live-node-killed-fenced"
-    without = Collector(SourceConfig(saved_dir=str(scenario))).collect().fence_events
+    without = ClusterReader(SourceConfig(saved_dir=str(scenario))).collect().fence_events
     listed = [e for e in without if e.completed is not None]
     assert listed
     db = _store(tmp_path, (listed[0].target, listed[0].completed + 2, 0))  # type: ignore[operator]

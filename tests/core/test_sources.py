@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pacemaker_exporter.collect import Collector
+from pacemaker_exporter.collect import ClusterReader
 from pacemaker_exporter.sources import Command, SavedCommand, SourceConfig, build_sources
 
 
@@ -84,8 +84,8 @@ def test_corosync_access_denied_says_how_to_allow(tmp_path: Path) -> None:
     assert out.error_kind == "permission" and "uidgid" in out.error
 
 
-def collect_with(tmp_path: Path, crm_mon: str) -> Collector:
-    return Collector(SourceConfig(crm_mon_path=crm_mon, cibadmin_path=str(tmp_path / "none"),
+def collect_with(tmp_path: Path, crm_mon: str) -> ClusterReader:
+    return ClusterReader(SourceConfig(crm_mon_path=crm_mon, cibadmin_path=str(tmp_path / "none"),
                                   corosync=False, timeout=1))
 
 
@@ -109,7 +109,7 @@ def test_failed_crm_mon_leaves_a_usable_snapshot(tmp_path: Path, body: str, kind
 def test_quorumtool_exit_2_is_an_answer_not_a_failure(tmp_path: Path) -> None:
     fixture = Path(__file__).parent.parent / "fixtures" / "corosync" / "quorumtool-s-noquorum.txt"
     tool = script(tmp_path, "corosync-quorumtool", f"cat {fixture}\nexit 2\n")
-    collector = Collector(SourceConfig(crm_mon_path=str(tmp_path / "x"), cibadmin_path=str(tmp_path / "x"),
+    collector = ClusterReader(SourceConfig(crm_mon_path=str(tmp_path / "x"), cibadmin_path=str(tmp_path / "x"),
                                        corosync_cfgtool_path=str(tmp_path / "x"), corosync_quorumtool_path=tool,
                                        corosync=True))
     try:

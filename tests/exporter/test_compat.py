@@ -19,7 +19,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from pacemaker_exporter.collect import Collector
+from pacemaker_exporter.collect import ClusterReader
 from pacemaker_exporter.compat import compat_metrics
 from pacemaker_exporter.metrics import render
 from pacemaker_exporter.model import Snapshot
@@ -90,7 +90,7 @@ def run_ours(scenario: Path, tools: Path, corosync_dir: Optional[Path],
     config = SourceConfig(crm_mon_path=CRM_MON, cibadmin_path=CIBADMIN, corosync=corosync_dir is not None,
                           corosync_cfgtool_path=str(tools / "corosync-cfgtool"),
                           corosync_quorumtool_path=str(tools / "corosync-quorumtool"))
-    collector = Collector(config)
+    collector = ClusterReader(config)
     try:
         snap = collector.collect()
     finally:
