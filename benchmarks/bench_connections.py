@@ -56,9 +56,20 @@ def scrape_ms(port: int) -> float:
 
 def run(source: Path, count: int, extra: List[str]) -> Dict[str, float]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "pacemaker_exporter.cli", "serve", "--demo",
-                             f"--web.listen-address=127.0.0.1:{port}", *extra], cwd=source,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pacemaker_exporter.cli",
+            "serve",
+            "--demo",
+            f"--web.listen-address=127.0.0.1:{port}",
+            *extra,
+        ],
+        cwd=source,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     socks: List[socket.socket] = []
     try:
         deadline = time.monotonic() + 30
@@ -79,9 +90,15 @@ def run(source: Path, count: int, extra: List[str]) -> Dict[str, float]:
         time.sleep(1.0)  # let the exporter accept them all
         latencies = sorted(scrape_ms(port) for _ in range(20))
         held = proc_status(proc.pid)
-        return {"connections": count, "threads_before": int(base["Threads"]), "threads": int(held["Threads"]),
-                "rss_mb_before": int(base["VmRSS"].split()[0]) / 1024, "rss_mb": int(held["VmRSS"].split()[0]) / 1024,
-                "scrape_p50_ms": statistics.median(latencies), "scrape_max_ms": latencies[-1]}
+        return {
+            "connections": count,
+            "threads_before": int(base["Threads"]),
+            "threads": int(held["Threads"]),
+            "rss_mb_before": int(base["VmRSS"].split()[0]) / 1024,
+            "rss_mb": int(held["VmRSS"].split()[0]) / 1024,
+            "scrape_p50_ms": statistics.median(latencies),
+            "scrape_max_ms": latencies[-1],
+        }
     finally:
         for s in socks:
             s.close()
@@ -108,9 +125,11 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for count in counts:
         r = run(args.source, count, args.exporter_arg)
-        print(f"| {count} | {r['threads_before']} -> {r['threads']} | {r['rss_mb_before']:.1f} -> {r['rss_mb']:.1f} "
-              f"| {r['scrape_p50_ms']:.1f} | {r['scrape_max_ms']:.1f} |", flush=True)
-
+        print(
+            f"| {count} | {r['threads_before']} -> {r['threads']} | {r['rss_mb_before']:.1f} -> {r['rss_mb']:.1f} "
+            f"| {r['scrape_p50_ms']:.1f} | {r['scrape_max_ms']:.1f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -138,15 +138,33 @@ def pct(values: List[float], p: float) -> float:
 def start(kind: str, cib: Path, tools: Path, run_log: Path, port: int, refresh: float) -> subprocess.Popen:
     env = {**os.environ, "CIB_file": str(cib), "RUN_LOG": str(run_log)}
     if kind == "peer":
-        argv = [PEER, f"--web.listen-address=127.0.0.1:{port}", f"--crm-mon-path={tools / 'crm_mon'}",
-                f"--cibadmin-path={CIBADMIN}", "--corosync-cfgtoolpath-path=/nonexistent",
-                "--corosync-quorumtool-path=/nonexistent", "--sbd-path=/nonexistent",
-                "--drbdsetup-path=/nonexistent", "--web.config.file=/nonexistent", "--log.level=warn"]
+        argv = [
+            PEER,
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--crm-mon-path={tools / 'crm_mon'}",
+            f"--cibadmin-path={CIBADMIN}",
+            "--corosync-cfgtoolpath-path=/nonexistent",
+            "--corosync-quorumtool-path=/nonexistent",
+            "--sbd-path=/nonexistent",
+            "--drbdsetup-path=/nonexistent",
+            "--web.config.file=/nonexistent",
+            "--log.level=warn",
+        ]
     else:
-        argv = [sys.executable, "-m", "pacemaker_exporter.cli", "serve", f"--web.listen-address=127.0.0.1:{port}",
-                f"--crm-mon-path={tools / 'crm_mon'}", f"--cibadmin-path={CIBADMIN}", "--no-corosync",
-                "--command-timeout=60", f"--refresh-interval={refresh:g}", "--log.level=warn",
-                "--compat=ha-cluster-exporter"]
+        argv = [
+            sys.executable,
+            "-m",
+            "pacemaker_exporter.cli",
+            "serve",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--crm-mon-path={tools / 'crm_mon'}",
+            f"--cibadmin-path={CIBADMIN}",
+            "--no-corosync",
+            "--command-timeout=60",
+            f"--refresh-interval={refresh:g}",
+            "--log.level=warn",
+            "--compat=ha-cluster-exporter",
+        ]
     return subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -191,10 +209,14 @@ def main() -> int:
                         lat, errors = scrape_phase(port, conc, args.seconds)
                         elapsed = time.monotonic() - t0
                         row = {
-                            "state": state, "exporter": "pacemaker-exporter" if kind == "ours" else
-                            "ha_cluster_exporter 1.3.1", "scrapers": conc, "seconds": round(elapsed, 1),
-                            "scrapes": len(lat), "errors": errors,
-                            "p50_ms": round(pct(lat, 50) * 1000, 1), "p99_ms": round(pct(lat, 99) * 1000, 1),
+                            "state": state,
+                            "exporter": "pacemaker-exporter" if kind == "ours" else "ha_cluster_exporter 1.3.1",
+                            "scrapers": conc,
+                            "seconds": round(elapsed, 1),
+                            "scrapes": len(lat),
+                            "errors": errors,
+                            "p50_ms": round(pct(lat, 50) * 1000, 1),
+                            "p99_ms": round(pct(lat, 99) * 1000, 1),
                             "cpu_s": round(cpu_seconds(proc.pid) - cpu0, 2),
                             "crm_mon_runs": lines(run_log) - runs0,
                             "peak_rss_mb": round(vm_hwm_mb(proc.pid), 1),
@@ -213,8 +235,10 @@ def main() -> int:
     print("| state | exporter | scrapers | scrapes | p50 ms | p99 ms | CPU s | crm_mon runs | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['state']} | {r['exporter']} | {r['scrapers']} | {r['scrapes']} | {r['p50_ms']} | {r['p99_ms']} "
-              f"| {r['cpu_s']} | {r['crm_mon_runs']} | {r['peak_rss_mb']} |")
+        print(
+            f"| {r['state']} | {r['exporter']} | {r['scrapers']} | {r['scrapes']} | {r['p50_ms']} | {r['p99_ms']} "
+            f"| {r['cpu_s']} | {r['crm_mon_runs']} | {r['peak_rss_mb']} |"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0

@@ -39,8 +39,16 @@ from pacemaker_exporter.options import parse_duration
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
-RESOURCE_CODES = ("resource-failed", "resource-blocked", "resource-stopped", "resource-not-promoted",
-                  "resource-multi-active", "resource-unmanaged", "resource-orphaned", "failed-action")
+RESOURCE_CODES = (
+    "resource-failed",
+    "resource-blocked",
+    "resource-stopped",
+    "resource-not-promoted",
+    "resource-multi-active",
+    "resource-unmanaged",
+    "resource-orphaned",
+    "failed-action",
+)
 FAILCOUNT_CODES = ("failcount-at-threshold", "failcount-near-threshold")
 QUORUM_CODES = tuple(r.code for r in RULES if r.category == "quorum") + ("qdevice-not-voting",)
 LINK_CODES = ("corosync-link-faulty",)
@@ -89,8 +97,7 @@ class Cluster(PacemakerResource):
             yield count(f"findings_{sev}", sum(1 for f in findings if f.severity.value == sev), context="findings")
         nodes = [n for n in s.nodes if n.type != "ping"]
         yield count("nodes_online", sum(1 for n in nodes if n.online), max=len(nodes), context="nodes")
-        yield count("resources_active", sum(1 for r in s.resources if r.active), max=len(s.resources),
-                    context="resources")
+        yield count("resources_active", sum(1 for r in s.resources if r.active), max=len(s.resources), context="resources")
         yield count("resources_failed", sum(1 for r in s.resources if r.failed), context="resources")
 
 
@@ -99,9 +106,11 @@ class ClusterSummary(PacemakerSummary[Cluster]):
         s: Snapshot = self.resource.data.snapshot
         nodes = [n for n in s.nodes if n.type != "ping"]
         dc = s.summary.dc_name if s.summary and s.summary.dc_present else "none"
-        return (f"cluster {s.cluster_name or '(unnamed)'}: no problems; {sum(1 for n in nodes if n.online)}/"
-                f"{len(nodes)} nodes online, {sum(1 for x in s.resources if x.active)}/{len(s.resources)} resources "
-                f"active, DC {dc}")
+        return (
+            f"cluster {s.cluster_name or '(unnamed)'}: no problems; {sum(1 for n in nodes if n.online)}/"
+            f"{len(nodes)} nodes online, {sum(1 for x in s.resources if x.active)}/{len(s.resources)} resources "
+            f"active, DC {dc}"
+        )
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
@@ -118,8 +127,9 @@ def cluster(env: CheckEnv) -> None:
       WARNING: monitor of dummy1 failed on node1: not running [failed-action]
     """
     resource = Cluster(env)
-    check = PacemakerCheck("pacemaker cluster", resource, ClusterSummary(resource),
-                           Count("findings"), Count("nodes"), Count("resources"))
+    check = PacemakerCheck(
+        "pacemaker cluster", resource, ClusterSummary(resource), Count("findings"), Count("nodes"), Count("resources")
+    )
     check.main(verbose=env.verbose, timeout=env.timeout)
 
 
@@ -130,14 +140,17 @@ class Nodes(PacemakerResource):
     def measure(self) -> Iterator[nagiosplugin.Metric]:
         # without quorum the rule table reports quorum-lost instead of the other nodes' states
         # (unknowable from this partition): that is this check's news too
-        yield from self.finding_metrics(self.findings(
-            lambda f: _category("node")(f) or f.code == "quorum-lost"))
+        yield from self.finding_metrics(self.findings(lambda f: _category("node")(f) or f.code == "quorum-lost"))
         nodes = [n for n in self.data.snapshot.nodes if n.type != "ping"]
         total = len(nodes)
         yield count("nodes_online", sum(1 for n in nodes if n.online), max=total)
         yield count("nodes_offline", sum(1 for n in nodes if not n.online), max=total)
-        for name, pred in (("standby", lambda n: n.standby or n.standby_onfail), ("maintenance", lambda n: n.maintenance),
-                           ("unclean", lambda n: n.unclean), ("pending", lambda n: n.pending)):
+        for name, pred in (
+            ("standby", lambda n: n.standby or n.standby_onfail),
+            ("maintenance", lambda n: n.maintenance),
+            ("unclean", lambda n: n.unclean),
+            ("pending", lambda n: n.pending),
+        ):
             yield count(f"nodes_{name}", sum(1 for n in nodes if pred(n)), max=total, context="nodes")
         yield count("nodes_total", total, context="nodes")
 
@@ -146,9 +159,11 @@ class NodesSummary(PacemakerSummary[Nodes]):
     def ok(self, results: nagiosplugin.Results) -> str:
         nodes = [n for n in self.resource.data.snapshot.nodes if n.type != "ping"]
         online = sum(1 for n in nodes if n.online)
-        extra = [f"{sum(1 for n in nodes if p(n))} {w}" for w, p in
-                 (("standby", lambda n: n.standby), ("maintenance", lambda n: n.maintenance))
-                 if any(p(n) for n in nodes)]
+        extra = [
+            f"{sum(1 for n in nodes if p(n))} {w}"
+            for w, p in (("standby", lambda n: n.standby), ("maintenance", lambda n: n.maintenance))
+            if any(p(n) for n in nodes)
+        ]
         return f"{online}/{len(nodes)} nodes online" + (f" ({', '.join(extra)})" if extra else "")
 
 
@@ -159,8 +174,13 @@ class NodesSummary(PacemakerSummary[Nodes]):
 @range_option("--offline-critical", help="Range of offline nodes that is OK, else CRITICAL (e.g. 1).")
 @check_options
 @nagiosplugin.guarded(verbose=0)
-def nodes(env: CheckEnv, warning: Optional[str], critical: Optional[str], offline_warning: Optional[str],
-          offline_critical: Optional[str]) -> None:
+def nodes(
+    env: CheckEnv,
+    warning: Optional[str],
+    critical: Optional[str],
+    offline_warning: Optional[str],
+    offline_critical: Optional[str],
+) -> None:
     """Nodes online, offline, standby, maintenance, unclean, pending (findings of the node rules,
     plus thresholds on the online and offline counts).
 
@@ -170,9 +190,14 @@ def nodes(env: CheckEnv, warning: Optional[str], critical: Optional[str], offlin
       PACEMAKER NODES OK - 3/3 nodes online | nodes_maintenance=0;;;0;3 ... nodes_online=3;3:;2:;0;3 ...
     """
     resource = Nodes(env)
-    check = PacemakerCheck("pacemaker nodes", resource, NodesSummary(resource),
-                           Count("nodes_online", warning, critical, "online nodes"),
-                           Count("nodes_offline", offline_warning, offline_critical, "offline nodes"), Count("nodes"))
+    check = PacemakerCheck(
+        "pacemaker nodes",
+        resource,
+        NodesSummary(resource),
+        Count("nodes_online", warning, critical, "online nodes"),
+        Count("nodes_offline", offline_warning, offline_critical, "offline nodes"),
+        Count("nodes"),
+    )
     check.main(verbose=env.verbose, timeout=env.timeout)
 
 
@@ -234,29 +259,50 @@ class Resources(PacemakerResource):
         s: Snapshot = self.data.snapshot
         ignored = self._ids(self.ignore)
         chosen = self._ids([spec.id for spec in self.specs]) if self.specs else None
-        findings = self.findings(lambda f: f.code in RESOURCE_CODES and _finding_resource(f) not in ignored
-                                 and (chosen is None or _finding_resource(f) in chosen))
+        findings = self.findings(
+            lambda f: (
+                f.code in RESOURCE_CODES
+                and _finding_resource(f) not in ignored
+                and (chosen is None or _finding_resource(f) in chosen)
+            )
+        )
         yield from self.finding_metrics(findings)
         for spec in self.specs:
             members = _members(s, spec.id)
             if not members:
-                yield nagiosplugin.Metric(f"missing_{spec.id}", f"resource {spec.id} is not in the cluster status",
-                                          context="missing")
+                yield nagiosplugin.Metric(
+                    f"missing_{spec.id}", f"resource {spec.id} is not in the cluster status", context="missing"
+                )
                 continue
-            hits = [r for r in members if r.active and (not spec.node or spec.node in r.nodes)
-                    and (not spec.promoted or r.role == "Promoted")]
+            hits = [
+                r
+                for r in members
+                if r.active and (not spec.node or spec.node in r.nodes) and (not spec.promoted or r.role == "Promoted")
+            ]
             yield nagiosplugin.Metric(spec.label, len(hits), min=0, max=len(members), context=spec.label)
         rs = [r for r in s.resources if (chosen is None or r.id in chosen) and not {r.id, r.parent} & ignored]
         total = len(rs)
-        for name, pred in (("active", lambda r: r.active), ("failed", lambda r: r.failed),
-                           ("blocked", lambda r: r.blocked), ("unmanaged", lambda r: not r.managed),
-                           ("orphaned", lambda r: r.orphaned), ("disabled", lambda r: r.disabled)):
+        for name, pred in (
+            ("active", lambda r: r.active),
+            ("failed", lambda r: r.failed),
+            ("blocked", lambda r: r.blocked),
+            ("unmanaged", lambda r: not r.managed),
+            ("orphaned", lambda r: r.orphaned),
+            ("disabled", lambda r: r.disabled),
+        ):
             yield count(f"resources_{name}", sum(1 for r in rs if pred(r)), max=total, context="resources")
-        yield count("resources_stopped_should_run", sum(1 for f in findings if f.code == "resource-stopped"),
-                    context="resources")
-        yield count("failed_actions", sum(1 for f in s.failed_actions if f.resource.split(":")[0] not in ignored
-                                          and (chosen is None or f.resource.split(":")[0] in chosen)),
-                    context="resources")
+        yield count(
+            "resources_stopped_should_run", sum(1 for f in findings if f.code == "resource-stopped"), context="resources"
+        )
+        yield count(
+            "failed_actions",
+            sum(
+                1
+                for f in s.failed_actions
+                if f.resource.split(":")[0] not in ignored and (chosen is None or f.resource.split(":")[0] in chosen)
+            ),
+            context="resources",
+        )
 
 
 class ResourcesSummary(PacemakerSummary[Resources]):
@@ -265,21 +311,32 @@ class ResourcesSummary(PacemakerSummary[Resources]):
         if self.resource.specs:
             parts = []
             for spec in self.resource.specs:
-                hits = [x for x in _members(s, spec.id) if x.active and (not spec.node or spec.node in x.nodes)
-                        and (not spec.promoted or x.role == "Promoted")]
+                hits = [
+                    x
+                    for x in _members(s, spec.id)
+                    if x.active and (not spec.node or spec.node in x.nodes) and (not spec.promoted or x.role == "Promoted")
+                ]
                 where = sorted({n for x in hits for n in x.nodes})
                 parts.append(f"{spec.id} {'promoted' if spec.promoted else 'running'} on {', '.join(where)}")
             return "; ".join(parts)
         active = sum(1 for x in s.resources if x.active)
         disabled = sum(1 for x in s.resources if x.disabled)
-        return (f"{active}/{len(s.resources)} resource instances active, none failed"
-                + (f", {disabled} disabled" if disabled else ""))
+        return f"{active}/{len(s.resources)} resource instances active, none failed" + (
+            f", {disabled} disabled" if disabled else ""
+        )
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
-@click.option("-r", "--resource", "specs", multiple=True, metavar="ID[:promoted][@NODE]", callback=_parse_specs,
-              help="Check only this resource (primitive, group, clone or bundle id; repeatable); it must run "
-                   "(be promoted with :promoted) somewhere, or on NODE with @NODE, else CRITICAL.")
+@click.option(
+    "-r",
+    "--resource",
+    "specs",
+    multiple=True,
+    metavar="ID[:promoted][@NODE]",
+    callback=_parse_specs,
+    help="Check only this resource (primitive, group, clone or bundle id; repeatable); it must run "
+    "(be promoted with :promoted) somewhere, or on NODE with @NODE, else CRITICAL.",
+)
 @click.option("--ignore", multiple=True, metavar="ID", help="Leave out this resource (or group/clone/bundle).")
 @check_options
 @nagiosplugin.guarded(verbose=0)
@@ -311,18 +368,23 @@ class Failcounts(PacemakerResource):
         self.ignore = set(ignore)
 
     def entries(self) -> List[Any]:
-        return [h for h in self.data.snapshot.histories
-                if h.fail_count > 0 and h.resource.split(":")[0] not in self.ignore]
+        return [h for h in self.data.snapshot.histories if h.fail_count > 0 and h.resource.split(":")[0] not in self.ignore]
 
     def measure(self) -> Iterator[nagiosplugin.Metric]:
-        yield from self.finding_metrics(self.findings(
-            lambda f: f.code in FAILCOUNT_CODES and _finding_resource(f) not in self.ignore))
+        yield from self.finding_metrics(
+            self.findings(lambda f: f.code in FAILCOUNT_CODES and _finding_resource(f) not in self.ignore)
+        )
         entries = self.entries()
         for h in entries:
             finite = 0 < h.migration_threshold < INFINITY
             label = f"failcount_{h.resource}@{h.node}"
-            yield nagiosplugin.Metric(label, h.fail_count, min=0, max=h.migration_threshold if finite else None,
-                                      context="failcount_pct_info" if self.relative else "failcount")
+            yield nagiosplugin.Metric(
+                label,
+                h.fail_count,
+                min=0,
+                max=h.migration_threshold if finite else None,
+                context="failcount_pct_info" if self.relative else "failcount",
+            )
             if self.relative and finite:
                 pct = round(100.0 * h.fail_count / h.migration_threshold, 1)
                 yield nagiosplugin.Metric(f"{label}_pct", pct, "%", min=0, max=100, context="failcount_pct")
@@ -337,21 +399,26 @@ class FailcountsSummary(PacemakerSummary[Failcounts]):
             return "no fail counts"
         top = max(entries, key=lambda h: h.fail_count)
         limit = f"/{top.migration_threshold}" if top.migration_threshold < INFINITY else ""
-        return (f"{_plural(len(entries), 'fail count')}, highest {top.resource} on {top.node}: "
-                f"{top.fail_count}{limit}")
+        return f"{_plural(len(entries), 'fail count')}, highest {top.resource} on {top.node}: {top.fail_count}{limit}"
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
-@range_option("-w", "--warning", help="Range of a fail count that is OK, else WARNING (e.g. 0 or ~:2); "
-                                      "with --relative, in percent of migration-threshold (e.g. ~:50).")
+@range_option(
+    "-w",
+    "--warning",
+    help="Range of a fail count that is OK, else WARNING (e.g. 0 or ~:2); "
+    "with --relative, in percent of migration-threshold (e.g. ~:50).",
+)
 @range_option("-c", "--critical", help="Range of a fail count that is OK, else CRITICAL.")
-@click.option("--relative", is_flag=True,
-              help="Thresholds are percentages of each resource's migration-threshold (when it is finite).")
+@click.option(
+    "--relative", is_flag=True, help="Thresholds are percentages of each resource's migration-threshold (when it is finite)."
+)
 @click.option("--ignore", multiple=True, metavar="ID", help="Leave out this resource (repeatable).")
 @check_options
 @nagiosplugin.guarded(verbose=0)
-def failcounts(env: CheckEnv, warning: Optional[str], critical: Optional[str], relative: bool,
-               ignore: Tuple[str, ...]) -> None:
+def failcounts(
+    env: CheckEnv, warning: Optional[str], critical: Optional[str], relative: bool, ignore: Tuple[str, ...]
+) -> None:
     """Per resource/node fail counts: CRITICAL at migration-threshold, WARNING one failure before,
     and optional thresholds (absolute, or --relative to migration-threshold).
 
@@ -361,8 +428,9 @@ def failcounts(env: CheckEnv, warning: Optional[str], critical: Optional[str], r
       PACEMAKER FAILCOUNTS WARNING - failcount dummy1@node1: 2 (outside ~:0) | failcount_dummy1@node1=2;~:0;~:2;0;3 ...
     """
     resource = Failcounts(env, relative, ignore)
+
     def what(m: nagiosplugin.Metric) -> str:
-        return "fail count of " + m.name[len("failcount_"):].replace("_pct", "")
+        return "fail count of " + m.name[len("failcount_") :].replace("_pct", "")
 
     if relative:
         contexts = [Count("failcount_pct", warning, critical, what), Count("failcount_pct_info", what=what)]
@@ -401,8 +469,11 @@ class Fencing(PacemakerResource):
 
     def recent(self, status: str) -> int:
         s: Snapshot = self.data.snapshot
-        return sum(1 for e in s.fence_events if e.status == status and e.completed is not None
-                   and s.taken_at - e.completed <= self.since)
+        return sum(
+            1
+            for e in s.fence_events
+            if e.status == status and e.completed is not None and s.taken_at - e.completed <= self.since
+        )
 
     def measure(self) -> Iterator[nagiosplugin.Metric]:
         s: Snapshot = self.data.snapshot
@@ -418,8 +489,7 @@ class FencingSummary(PacemakerSummary[Fencing]):
         s: Snapshot = self.resource.data.snapshot
         window = _human(self.resource.since)
         older = len(s.fence_events)
-        return (f"no fencing in the last {window}"
-                + (f" ({_plural(older, 'older event')} in the history)" if older else ""))
+        return f"no fencing in the last {window}" + (f" ({_plural(older, 'older event')} in the history)" if older else "")
 
 
 def _human(seconds: float) -> str:
@@ -430,9 +500,14 @@ def _human(seconds: float) -> str:
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--since", default="1h", show_default=True, callback=_duration, metavar="DURATION",
-              help="A successful fencing this recent is reported (CRITICAL; --severity fencing-happened=warning "
-                   "to make it WARNING).")
+@click.option(
+    "--since",
+    default="1h",
+    show_default=True,
+    callback=_duration,
+    metavar="DURATION",
+    help="A successful fencing this recent is reported (CRITICAL; --severity fencing-happened=warning to make it WARNING).",
+)
 @range_option("-w", "--warning", help="Range of successful fencings within --since that is OK, else WARNING.")
 @range_option("-c", "--critical", help="Range of successful fencings within --since that is OK, else CRITICAL.")
 @check_options
@@ -447,8 +522,13 @@ def fencing(env: CheckEnv, since: float, warning: Optional[str], critical: Optio
       PACEMAKER FENCING CRITICAL - node n3 was fenced (reboot) by n1 4 min ago [fencing-happened] | ...
     """
     resource = Fencing(env, since)
-    check = PacemakerCheck("pacemaker fencing", resource, FencingSummary(resource),
-                           Count("fencing_recent", warning, critical, "fencings in the window"), Count("fencing"))
+    check = PacemakerCheck(
+        "pacemaker fencing",
+        resource,
+        FencingSummary(resource),
+        Count("fencing_recent", warning, critical, "fencings in the window"),
+        Count("fencing"),
+    )
     check.main(verbose=env.verbose, timeout=env.timeout)
 
 
@@ -467,8 +547,7 @@ class QuorumCheck(PacemakerResource):
             yield count("activity_blocked", int(q.activity_blocked), max=1, context="quorum")
             if q.total_votes is not None:
                 yield count("votes", q.total_votes, max=q.expected_votes)
-            for name, value in (("expected_votes", q.expected_votes), ("quorum_votes", q.quorum),
-                                ("members", q.nodes)):
+            for name, value in (("expected_votes", q.expected_votes), ("quorum_votes", q.quorum), ("members", q.nodes)):
                 if value is not None:
                     yield count(name, value, context="quorum")
             if q.has_qdevice and q.qdevice_votes is not None:
@@ -485,8 +564,10 @@ class QuorumSummary(PacemakerSummary[QuorumCheck]):
             qd = ""
             if q.has_qdevice:
                 qd = f", qdevice {q.qdevice_votes} vote(s)" if q.qdevice_votes is not None else ", qdevice"
-            return (f"{'quorate' if q.quorate else 'not quorate'}: {q.total_votes} of {q.expected_votes} votes "
-                    f"({q.quorum} needed), {_plural(q.nodes or 0, 'member')}{qd}")
+            return (
+                f"{'quorate' if q.quorate else 'not quorate'}: {q.total_votes} of {q.expected_votes} votes "
+                f"({q.quorum} needed), {_plural(q.nodes or 0, 'member')}{qd}"
+            )
         dc = s.summary.dc_name if s.summary and s.summary.dc_present else "none"
         return f"quorate as DC {dc} sees it (no corosync-quorumtool data)"
 
@@ -505,8 +586,9 @@ def quorum(env: CheckEnv, warning: Optional[str], critical: Optional[str]) -> No
       PACEMAKER QUORUM OK - quorate: 3 of 3 votes (2 needed), 3 members | activity_blocked=0;;;0;1 ...
     """
     resource = QuorumCheck(env)
-    check = PacemakerCheck("pacemaker quorum", resource, QuorumSummary(resource),
-                           Count("votes", warning, critical, "votes"), Count("quorum"))
+    check = PacemakerCheck(
+        "pacemaker quorum", resource, QuorumSummary(resource), Count("votes", warning, critical, "votes"), Count("quorum")
+    )
     check.main(verbose=env.verbose, timeout=env.timeout)
 
 
@@ -526,9 +608,12 @@ class Links(PacemakerResource):
         if links is not None:
             for peer, ok in links.peers_reachable.items():
                 peers[peer] = peers.get(peer, False) or ok
-        return {"links_healthy": sum(1 for x in entries if x.connected),
-                "links_down": sum(1 for x in entries if not x.connected),
-                "peers": len(peers), "peers_unreachable": sum(1 for ok in peers.values() if not ok)}
+        return {
+            "links_healthy": sum(1 for x in entries if x.connected),
+            "links_down": sum(1 for x in entries if not x.connected),
+            "peers": len(peers),
+            "peers_unreachable": sum(1 for ok in peers.values() if not ok),
+        }
 
     def measure(self) -> Iterator[nagiosplugin.Metric]:
         yield from self.finding_metrics(self.findings(_codes(*LINK_CODES)))
@@ -565,8 +650,13 @@ def links(env: CheckEnv, warning: Optional[str], critical: Optional[str]) -> Non
       PACEMAKER LINKS OK - 2/2 links up to 2 peers | links_down=0;;;0;2 links_healthy=2;2:;1:;0;2 ...
     """
     resource = Links(env)
-    check = PacemakerCheck("pacemaker links", resource, LinksSummary(resource),
-                           Count("links_healthy", warning, critical, "healthy links"), Count("links"))
+    check = PacemakerCheck(
+        "pacemaker links",
+        resource,
+        LinksSummary(resource),
+        Count("links_healthy", warning, critical, "healthy links"),
+        Count("links"),
+    )
     check.main(verbose=env.verbose, timeout=env.timeout)
 
 

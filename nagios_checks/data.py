@@ -15,7 +15,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 from urllib.parse import urlsplit, urlunsplit
 
 from pacemaker_exporter.collect import ClusterReader
@@ -114,7 +114,7 @@ def _from_exporter(opts: ExporterOptions, timeout: float) -> Snapshot:
     import requests  # only this way needs it; keeps `--from` checks fast to start
 
     url = _exporter_url(opts.url)
-    verify: object = False if opts.insecure else (opts.ca_file or True)
+    verify: Union[bool, str] = False if opts.insecure else (opts.ca_file or True)
     if opts.insecure:  # asked for: no warning on stderr at every run
         import urllib3
 
@@ -122,11 +122,17 @@ def _from_exporter(opts: ExporterOptions, timeout: float) -> Snapshot:
     auth = (opts.username, opts.password or "") if opts.username else None
     _log.info("GET %s (timeout %.1fs)", url, timeout)
     try:
-        resp = requests.get(url, timeout=timeout, verify=verify, auth=auth,  # type: ignore[arg-type]
-                            headers={"Accept": "application/json"})
+        resp = requests.get(
+            url,
+            timeout=timeout,
+            verify=verify,
+            auth=auth,
+            headers={"Accept": "application/json"},
+        )
     except requests.exceptions.SSLError as exc:
-        raise DataUnavailable(f"exporter {url}: TLS verification failed ({_short(exc)}); "
-                              f"give its CA with --ca-file (or --insecure)") from None
+        raise DataUnavailable(
+            f"exporter {url}: TLS verification failed ({_short(exc)}); give its CA with --ca-file (or --insecure)"
+        ) from None
     except requests.exceptions.Timeout:
         raise DataUnavailable(f"exporter {url} did not answer within {timeout:g}s") from None
     except requests.exceptions.ConnectionError as exc:
@@ -145,16 +151,21 @@ def _from_exporter(opts: ExporterOptions, timeout: float) -> Snapshot:
         raise DataUnavailable(f"exporter {url} sent no snapshot document: {_short(exc)}") from None
     age = time.time() - snapshot.taken_at
     if opts.max_age > 0 and age > opts.max_age:
-        raise DataUnavailable(f"exporter {url} serves a snapshot {int(age)}s old (more than --max-age "
-                              f"{opts.max_age:g}s): is its refresh stuck?")
+        raise DataUnavailable(
+            f"exporter {url} serves a snapshot {int(age)}s old (more than --max-age "
+            f"{opts.max_age:g}s): is its refresh stuck?"
+        )
     return snapshot
 
 
 def _short(exc: BaseException) -> str:
     """The reason inside a requests/urllib3 error, on one line ("Connection refused")."""
     text = " ".join(str(exc).split())
-    for pattern in (r"\[Errno -?\d+\] ([^'\")\]]+)", r"(certificate verify failed[^'\")\]]*)",
-                    r"(Read timed out[^'\")\]]*)"):
+    for pattern in (
+        r"\[Errno -?\d+\] ([^'\")\]]+)",
+        r"(certificate verify failed[^'\")\]]*)",
+        r"(Read timed out[^'\")\]]*)",
+    ):
         m = re.search(pattern, text)
         if m:
             return m.group(1).strip(" .")
@@ -180,9 +191,11 @@ def _why(group: Tuple[str, ...], results: List, origin: str) -> str:  # type: ig
             if r.error_kind == "permission" and "haclient" not in msg:
                 msg += f": {PERMISSION_HINT}"
             if name.startswith("corosync") and "error 11" in msg:  # CS_ERR_ACCESS
-                msg += (": corosync refused this user; allow it with 'uidgid { uid: USER }' in "
-                        "/etc/corosync/uidgid.d/USER and run corosync-cfgtool -R (corosync checks the "
-                        "primary uid/gid only: membership of haclient is not enough)")
+                msg += (
+                    ": corosync refused this user; allow it with 'uidgid { uid: USER }' in "
+                    "/etc/corosync/uidgid.d/USER and run corosync-cfgtool -R (corosync checks the "
+                    "primary uid/gid only: membership of haclient is not enough)"
+                )
             if r.error_kind == "parse":
                 msg = f"{SOURCE_COMMANDS.get(name, name)} gave unreadable output: {msg}"
             return msg

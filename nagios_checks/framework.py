@@ -61,33 +61,80 @@ def check_options(func: F) -> F:
     """The options of every subcommand; the command receives `env: CheckEnv`."""
 
     @collect_options
-    @click.option("--exporter-url", metavar="URL", envvar="CHECK_PACEMAKER_EXPORTER_URL",
-                  help="Read the exporter's /snapshot.json at URL instead of running the commands.")
-    @click.option("--ca-file", type=click.Path(dir_okay=False), default=None,
-                  help="CA bundle that signed the exporter's TLS certificate.")
+    @click.option(
+        "--exporter-url",
+        metavar="URL",
+        envvar="CHECK_PACEMAKER_EXPORTER_URL",
+        help="Read the exporter's /snapshot.json at URL instead of running the commands.",
+    )
+    @click.option(
+        "--ca-file",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="CA bundle that signed the exporter's TLS certificate.",
+    )
     @click.option("--insecure", is_flag=True, help="Do not verify the exporter's TLS certificate.")
-    @click.option("--username", envvar="CHECK_PACEMAKER_USERNAME", default=None,
-                  help="Basic auth user for the exporter.")
-    @click.option("--password", envvar="CHECK_PACEMAKER_PASSWORD", default=None,
-                  help="Basic auth password for the exporter (better: $CHECK_PACEMAKER_PASSWORD).")
-    @click.option("--max-age", type=click.FloatRange(0), default=300.0, show_default=True,
-                  help="Refuse an exporter snapshot older than this many seconds (0: any age).")
-    @click.option("--events-db", default=None, metavar="PATH",
-                  help="The alert agent's event store, read for fencing events when it exists "
-                       "[default: $PACEMAKER_EXPORTER_EVENTS_DB or /var/lib/pacemaker-exporter/events.db]; "
-                       "'' to not read it.")
-    @click.option("--ignore-code", "ignore_codes", multiple=True, metavar="CODE", callback=_check_codes,
-                  help="Leave out findings of this code (repeatable), e.g. resource-without-monitor.")
-    @click.option("-t", "--timeout", type=click.IntRange(0, 3600), default=10, show_default=True,
-                  help="Seconds before the check gives up with UNKNOWN (0: never).")
-    @click.option("-v", "--verbose", count=True,
-                  help="-v every measurement in the long output, -vv also the data sources, -vvv debug log.")
+    @click.option("--username", envvar="CHECK_PACEMAKER_USERNAME", default=None, help="Basic auth user for the exporter.")
+    @click.option(
+        "--password",
+        envvar="CHECK_PACEMAKER_PASSWORD",
+        default=None,
+        help="Basic auth password for the exporter (better: $CHECK_PACEMAKER_PASSWORD).",
+    )
+    @click.option(
+        "--max-age",
+        type=click.FloatRange(0),
+        default=300.0,
+        show_default=True,
+        help="Refuse an exporter snapshot older than this many seconds (0: any age).",
+    )
+    @click.option(
+        "--events-db",
+        default=None,
+        metavar="PATH",
+        help="The alert agent's event store, read for fencing events when it exists "
+        "[default: $PACEMAKER_EXPORTER_EVENTS_DB or /var/lib/pacemaker-exporter/events.db]; "
+        "'' to not read it.",
+    )
+    @click.option(
+        "--ignore-code",
+        "ignore_codes",
+        multiple=True,
+        metavar="CODE",
+        callback=_check_codes,
+        help="Leave out findings of this code (repeatable), e.g. resource-without-monitor.",
+    )
+    @click.option(
+        "-t",
+        "--timeout",
+        type=click.IntRange(0, 3600),
+        default=10,
+        show_default=True,
+        help="Seconds before the check gives up with UNKNOWN (0: never).",
+    )
+    @click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        help="-v every measurement in the long output, -vv also the data sources, -vvv debug log.",
+    )
     @version_option
     @functools.wraps(func)
-    def wrapper(*args: Any, collect: CollectOptions, exporter_url: Optional[str], ca_file: Optional[str],
-                insecure: bool, username: Optional[str], password: Optional[str], max_age: float,
-                events_db: Optional[str], ignore_codes: Tuple[str, ...], timeout: int, verbose: int,
-                **kwargs: Any) -> Any:
+    def wrapper(
+        *args: Any,
+        collect: CollectOptions,
+        exporter_url: Optional[str],
+        ca_file: Optional[str],
+        insecure: bool,
+        username: Optional[str],
+        password: Optional[str],
+        max_age: float,
+        events_db: Optional[str],
+        ignore_codes: Tuple[str, ...],
+        timeout: int,
+        verbose: int,
+        **kwargs: Any,
+    ) -> Any:
         exporter = None
         if exporter_url:
             exporter = ExporterOptions(exporter_url, ca_file, insecure, username, password, max_age)
@@ -101,8 +148,9 @@ def check_options(func: F) -> F:
 
 
 #: -V/--version, as the Monitoring Plugins guidelines reserve it: "check_pacemaker 0.1.0", exit 0
-version_option = click.version_option(__version__, "-V", "--version", prog_name="check_pacemaker",
-                                      message="%(prog)s %(version)s")
+version_option = click.version_option(
+    __version__, "-V", "--version", prog_name="check_pacemaker", message="%(prog)s %(version)s"
+)
 
 
 def range_option(*names: str, help: str) -> Callable[[F], F]:
@@ -156,8 +204,13 @@ class Count(nagiosplugin.ScalarContext):
     """A number with optional thresholds; the text names what was counted (a string, or a
     function of the metric when one context serves many metrics)."""
 
-    def __init__(self, name: str, warning: Optional[str] = None, critical: Optional[str] = None,
-                 what: Union[None, str, Callable[[nagiosplugin.Metric], str]] = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        warning: Optional[str] = None,
+        critical: Optional[str] = None,
+        what: Union[None, str, Callable[[nagiosplugin.Metric], str]] = None,
+    ) -> None:
         self.what = what
         super().__init__(name, warning, critical, fmt_metric=self._fmt)
 
@@ -177,8 +230,14 @@ class Count(nagiosplugin.ScalarContext):
         return result
 
 
-def count(name: str, value: float, uom: str = "", context: Optional[str] = None,
-          min: Optional[float] = 0, max: Optional[float] = None) -> nagiosplugin.Metric:
+def count(
+    name: str,
+    value: float,
+    uom: str = "",
+    context: Optional[str] = None,
+    min: Optional[float] = 0,
+    max: Optional[float] = None,
+) -> nagiosplugin.Metric:
     return nagiosplugin.Metric(name, value, uom, min=min, max=max, context=context or name)
 
 
@@ -259,9 +318,10 @@ class PacemakerSummary(nagiosplugin.Summary, Generic[R]):
             lines = []  # the status line already says it all
         if level >= 2 and self.resource.data is not None:
             data = self.resource.data
-            lines.append(f"data: {data.origin}, snapshot of {data.snapshot.hostname or 'unknown host'}"
-                         + (f", {data.stored_fencing} fencing event(s) from the event store" if data.stored_fencing
-                            else ""))
+            lines.append(
+                f"data: {data.origin}, snapshot of {data.snapshot.hostname or 'unknown host'}"
+                + (f", {data.stored_fencing} fencing event(s) from the event store" if data.stored_fencing else "")
+            )
             for src in data.snapshot.sources:
                 detail = f" ({src.error})" if src.error else ""
                 lines.append(f"source {src.name}: {src.state} in {src.duration_seconds:.2f}s{detail}")
@@ -276,8 +336,9 @@ class PacemakerCheck(nagiosplugin.Check):
     """A check of one Resource with its Summary and contexts (the finding and unavailable contexts
     always among them), whose overall state follows health's order: CRITICAL outranks UNKNOWN."""
 
-    def __init__(self, name: str, resource: PacemakerResource, summary: PacemakerSummary[Any],
-                 *contexts: nagiosplugin.Context) -> None:
+    def __init__(
+        self, name: str, resource: PacemakerResource, summary: PacemakerSummary[Any], *contexts: nagiosplugin.Context
+    ) -> None:
         super().__init__(resource, FindingContext(), UnavailableContext(), *contexts, summary)
         self.name = name  # not Check(name=...): nagiosplugin 1.3.2 (Debian 12) has no such argument
 
@@ -328,12 +389,17 @@ class NagiosGroup(click.Group):
     """A click group that keeps the plugin contract: a usage error prints one UNKNOWN line and exits 3
     (click's own code 2 would read as CRITICAL)."""
 
-    def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None,  # type: ignore[override]
-             complete_var: Optional[str] = None, standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Optional[Sequence[str]] = None,
+        prog_name: Optional[str] = None,  # type: ignore[override]
+        complete_var: Optional[str] = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         start_runtime()
         try:
-            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
-                              standalone_mode=False, **extra)
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
             if exc.__class__.__name__ == "NoArgsIsHelpError":
                 unknown("no check given: use check_pacemaker CHECK (check_pacemaker --help lists them)")
@@ -351,4 +417,3 @@ class NagiosGroup(click.Group):
 def unknown(reason: str) -> None:
     click.echo(f"PACEMAKER UNKNOWN - {' '.join(reason.split())}")
     raise SystemExit(3)
-

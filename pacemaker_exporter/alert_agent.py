@@ -96,8 +96,11 @@ def _import(environ: Mapping[str, str], path: str, err: TextIO) -> int:
     from pacemaker_exporter.events import EventStore, EventStoreError, default_notify_socket, import_spool
 
     try:
-        imported = import_spool(path, _number(environ, "PACEMAKER_EXPORTER_IMPORT_BUDGET", DEFAULT_IMPORT_BUDGET),
-                                notify_socket=default_notify_socket(environ))
+        imported = import_spool(
+            path,
+            _number(environ, "PACEMAKER_EXPORTER_IMPORT_BUDGET", DEFAULT_IMPORT_BUDGET),
+            notify_socket=default_notify_socket(environ),
+        )
         if imported:
             with EventStore(path) as store:
                 if store.prune_due(_number(environ, "PACEMAKER_EXPORTER_PRUNE_INTERVAL", DEFAULT_PRUNE_INTERVAL)):
@@ -106,8 +109,7 @@ def _import(environ: Mapping[str, str], path: str, err: TextIO) -> int:
                         int(_number(environ, "PACEMAKER_EXPORTER_EVENTS_MAX_ROWS", DEFAULT_MAX_ROWS)),
                     )
     except EventStoreError as exc:
-        print(f"{PROG}: {exc}; the event is kept in {path}.spool and imported by the next alert or the exporter",
-              file=err)
+        print(f"{PROG}: {exc}; the event is kept in {path}.spool and imported by the next alert or the exporter", file=err)
     return EXIT_OK
 
 

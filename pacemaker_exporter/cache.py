@@ -38,7 +38,6 @@ from pacemaker_exporter.zabbix import zabbix_document
 MIN_EVENT_REFRESH_GAP = 1.0
 
 
-
 @dataclass
 class Served:
     """One refresh, rendered once: what every scrape until the next refresh serves."""
@@ -81,9 +80,16 @@ class Served:
 class SnapshotCache:
     """Holds the served snapshot; a background thread refreshes it (see the module docstring)."""
 
-    def __init__(self, collector: ClusterReader, health: HealthSettings, refresh_interval: float = 15.0,
-                 extra: Sequence[Extra] = (), events_db: Optional[str] = None,
-                 notify_socket: Optional[str] = None, wait_first: float = 6.0) -> None:
+    def __init__(
+        self,
+        collector: ClusterReader,
+        health: HealthSettings,
+        refresh_interval: float = 15.0,
+        extra: Sequence[Extra] = (),
+        events_db: Optional[str] = None,
+        notify_socket: Optional[str] = None,
+        wait_first: float = 6.0,
+    ) -> None:
         self.collector = collector
         self.health = health
         self.refresh_interval = refresh_interval
@@ -161,8 +167,11 @@ class SnapshotCache:
         return served.body + tail
 
     def _placeholder(self) -> Served:
-        snap = Snapshot(taken_at=time.time(), cluster_name=self.collector.cluster_name, sources=(
-            SourceResult("crm_mon", "failed", 0.0, "the first collection has not finished yet", "timeout"),))
+        snap = Snapshot(
+            taken_at=time.time(),
+            cluster_name=self.collector.cluster_name,
+            sources=(SourceResult("crm_mon", "failed", 0.0, "the first collection has not finished yet", "timeout"),),
+        )
         stats = ExporterStats(refresh_interval_seconds=self.refresh_interval)
         return self._render(snap, (), stats)
 
@@ -198,8 +207,11 @@ class SnapshotCache:
             snapshot = self.collector.collect()
         except Exception as exc:  # noqa: BLE001 - a bug must not stop the exporter; it shows as up 0
             log.exception("collection failed")
-            snapshot = Snapshot(taken_at=time.time(), cluster_name=self.collector.cluster_name,
-                                sources=(SourceResult("crm_mon", "failed", 0.0, f"internal error: {exc}", "error"),))
+            snapshot = Snapshot(
+                taken_at=time.time(),
+                cluster_name=self.collector.cluster_name,
+                sources=(SourceResult("crm_mon", "failed", 0.0, f"internal error: {exc}", "error"),),
+            )
         duration = time.monotonic() - start
         findings = evaluate(snapshot, self.health)
         self._collections += 1
@@ -215,13 +227,20 @@ class SnapshotCache:
             collections=self._collections,
             collection_duration_seconds=duration,
             refresh_interval_seconds=self.refresh_interval,
-            events=events, events_error=events_error, events_configured=bool(self.events_db),
+            events=events,
+            events_error=events_error,
+            events_configured=bool(self.events_db),
         )
         served = self._render(snapshot, findings, stats)
         self._served = served
         self._first.set()
-        log_event(logging.DEBUG, "refreshed", duration_seconds=f"{duration:.3f}", up=int(snapshot.summary is not None),
-             findings=len(findings))
+        log_event(
+            logging.DEBUG,
+            "refreshed",
+            duration_seconds=f"{duration:.3f}",
+            up=int(snapshot.summary is not None),
+            findings=len(findings),
+        )
         return served
 
     def _log_transition(self, src: SourceResult) -> None:
@@ -231,8 +250,13 @@ class SnapshotCache:
         if state == before:
             return
         if src.state == "failed":
-            log_event(logging.WARNING if src.name != "crm_mon" else logging.ERROR, "source failed", source=src.name,
-                 kind=src.error_kind, err=src.error)
+            log_event(
+                logging.WARNING if src.name != "crm_mon" else logging.ERROR,
+                "source failed",
+                source=src.name,
+                kind=src.error_kind,
+                err=src.error,
+            )
         elif before is not None and before.startswith("failed") and src.ok:
             log_event(logging.INFO, "source recovered", source=src.name)
 
@@ -270,5 +294,3 @@ class SnapshotCache:
                 log_event(logging.WARNING, "event store unreadable", err=exc)
             self._last_state["events"] = str(exc)
             return None, str(exc)
-
-

@@ -66,12 +66,16 @@ def headline(snapshot: Snapshot, findings: tuple[Finding, ...]) -> str:
     active = sum(1 for r in snapshot.resources if r.active)
     failed = sum(1 for r in snapshot.resources if r.failed)
     dc = snapshot.summary.dc_name if snapshot.summary and snapshot.summary.dc_present else "none"
-    counts = ", ".join(f"{sum(1 for f in findings if f.severity.value == s)} {s}"
-                       for s in ("critical", "unknown", "warning")
-                       if any(f.severity.value == s for f in findings))
-    return (f"{state}: cluster {snapshot.cluster_name or '(unnamed)'}: {counts or 'no findings'}; "
-            f"nodes {online}/{len(nodes)} online; resources {active}/{len(snapshot.resources)} active, "
-            f"{failed} failed; DC {dc}")
+    counts = ", ".join(
+        f"{sum(1 for f in findings if f.severity.value == s)} {s}"
+        for s in ("critical", "unknown", "warning")
+        if any(f.severity.value == s for f in findings)
+    )
+    return (
+        f"{state}: cluster {snapshot.cluster_name or '(unnamed)'}: {counts or 'no findings'}; "
+        f"nodes {online}/{len(nodes)} online; resources {active}/{len(snapshot.resources)} active, "
+        f"{failed} failed; DC {dc}"
+    )
 
 
 @main.command()
@@ -111,52 +115,138 @@ def compat_extras(compat: Sequence[str]) -> List[Extra]:
 
 
 _compat_option = click.option(
-    "--compat", "compat", multiple=True, type=click.Choice(["ha-cluster-exporter"]),
+    "--compat",
+    "compat",
+    multiple=True,
+    type=click.Choice(["ha-cluster-exporter"]),
     envvar="PACEMAKER_EXPORTER_COMPAT",
-    help="Also export the ha_cluster_* families of ha_cluster_exporter 1.3.1 (drop-in for its dashboards).")
+    help="Also export the ha_cluster_* families of ha_cluster_exporter 1.3.1 (drop-in for its dashboards).",
+)
 _events_db_option = click.option(
-    "--events.db", "events_db", default=None, metavar="PATH", envvar="PACEMAKER_EXPORTER_EVENTS_DB",
-    help="The alert agent's event store, for the pacemaker_*_events_total counters.")
+    "--events.db",
+    "events_db",
+    default=None,
+    metavar="PATH",
+    envvar="PACEMAKER_EXPORTER_EVENTS_DB",
+    help="The alert agent's event store, for the pacemaker_*_events_total counters.",
+)
 
 
 @click.command("serve")
 @collect_options
-@click.option("--web.listen-address", "listen_address", default=DEFAULT_LISTEN, show_default=True,
-              envvar="PACEMAKER_EXPORTER_LISTEN_ADDRESS", help="Address to listen on, [HOST]:PORT.")
-@click.option("--web.telemetry-path", "telemetry_path", default="/metrics", show_default=True,
-              envvar="PACEMAKER_EXPORTER_TELEMETRY_PATH", help="Path under which to expose metrics.")
-@click.option("--web.config.file", "web_config_file", default=None, metavar="PATH",
-              envvar="PACEMAKER_EXPORTER_WEB_CONFIG_FILE",
-              help="exporter-toolkit web config (tls_server_config, basic_auth_users with bcrypt hashes).")
-@click.option("--web.max-connections", "max_connections", type=click.IntRange(1, 4096), default=64,
-              show_default=True, envvar="PACEMAKER_EXPORTER_MAX_CONNECTIONS",
-              help="Requests served at once (worker threads); beyond as many again queued, 503.")
-@click.option("--web.max-idle-connections", "max_idle_connections", type=click.IntRange(1, 1_000_000), default=4096,
-              show_default=True, envvar="PACEMAKER_EXPORTER_MAX_IDLE_CONNECTIONS",
-              help="Connections held (without a thread) while a request arrives or between keep-alive "
-                   "requests; beyond it the oldest is closed.")
-@click.option("--web.read-header-timeout", "read_header_timeout", type=click.FloatRange(0.1, 300), default=5.0,
-              show_default=True, envvar="PACEMAKER_EXPORTER_READ_HEADER_TIMEOUT",
-              help="Seconds a client has to send a request's headers (and to finish the TLS handshake).")
-@click.option("--web.idle-timeout", "idle_timeout", type=click.FloatRange(0.1, 3600), default=60.0,
-              show_default=True, envvar="PACEMAKER_EXPORTER_IDLE_TIMEOUT",
-              help="Seconds a keep-alive connection may wait for its next request.")
-@click.option("--log.level", "log_level", type=click.Choice(["debug", "info", "warn", "error"]), default="info",
-              show_default=True, envvar="PACEMAKER_EXPORTER_LOG_LEVEL", help="Only log messages of this level or above.")
-@click.option("--log.format", "log_format", type=click.Choice(["logfmt", "json"]), default="logfmt",
-              show_default=True, envvar="PACEMAKER_EXPORTER_LOG_FORMAT", help="Log line format.")
-@click.option("--refresh-interval", type=click.FloatRange(0.5, 3600), default=15.0, show_default=True,
-              envvar="PACEMAKER_EXPORTER_REFRESH_INTERVAL",
-              help="Seconds between snapshot refreshes (crm_mon runs at most once per interval).")
+@click.option(
+    "--web.listen-address",
+    "listen_address",
+    default=DEFAULT_LISTEN,
+    show_default=True,
+    envvar="PACEMAKER_EXPORTER_LISTEN_ADDRESS",
+    help="Address to listen on, [HOST]:PORT.",
+)
+@click.option(
+    "--web.telemetry-path",
+    "telemetry_path",
+    default="/metrics",
+    show_default=True,
+    envvar="PACEMAKER_EXPORTER_TELEMETRY_PATH",
+    help="Path under which to expose metrics.",
+)
+@click.option(
+    "--web.config.file",
+    "web_config_file",
+    default=None,
+    metavar="PATH",
+    envvar="PACEMAKER_EXPORTER_WEB_CONFIG_FILE",
+    help="exporter-toolkit web config (tls_server_config, basic_auth_users with bcrypt hashes).",
+)
+@click.option(
+    "--web.max-connections",
+    "max_connections",
+    type=click.IntRange(1, 4096),
+    default=64,
+    show_default=True,
+    envvar="PACEMAKER_EXPORTER_MAX_CONNECTIONS",
+    help="Requests served at once (worker threads); beyond as many again queued, 503.",
+)
+@click.option(
+    "--web.max-idle-connections",
+    "max_idle_connections",
+    type=click.IntRange(1, 1_000_000),
+    default=4096,
+    show_default=True,
+    envvar="PACEMAKER_EXPORTER_MAX_IDLE_CONNECTIONS",
+    help="Connections held (without a thread) while a request arrives or between keep-alive "
+    "requests; beyond it the oldest is closed.",
+)
+@click.option(
+    "--web.read-header-timeout",
+    "read_header_timeout",
+    type=click.FloatRange(0.1, 300),
+    default=5.0,
+    show_default=True,
+    envvar="PACEMAKER_EXPORTER_READ_HEADER_TIMEOUT",
+    help="Seconds a client has to send a request's headers (and to finish the TLS handshake).",
+)
+@click.option(
+    "--web.idle-timeout",
+    "idle_timeout",
+    type=click.FloatRange(0.1, 3600),
+    default=60.0,
+    show_default=True,
+    envvar="PACEMAKER_EXPORTER_IDLE_TIMEOUT",
+    help="Seconds a keep-alive connection may wait for its next request.",
+)
+@click.option(
+    "--log.level",
+    "log_level",
+    type=click.Choice(["debug", "info", "warn", "error"]),
+    default="info",
+    show_default=True,
+    envvar="PACEMAKER_EXPORTER_LOG_LEVEL",
+    help="Only log messages of this level or above.",
+)
+@click.option(
+    "--log.format",
+    "log_format",
+    type=click.Choice(["logfmt", "json"]),
+    default="logfmt",
+    show_default=True,
+    envvar="PACEMAKER_EXPORTER_LOG_FORMAT",
+    help="Log line format.",
+)
+@click.option(
+    "--refresh-interval",
+    type=click.FloatRange(0.5, 3600),
+    default=15.0,
+    show_default=True,
+    envvar="PACEMAKER_EXPORTER_REFRESH_INTERVAL",
+    help="Seconds between snapshot refreshes (crm_mon runs at most once per interval).",
+)
 @_compat_option
 @_events_db_option
-@click.option("--events.notify-socket", "notify_socket", default=None, metavar="PATH",
-              envvar=[ENV_NOTIFY_SOCKET, "PACEMAKER_EXPORTER_EVENTS_NOTIFY_SOCKET"],  # the old name still works
-              help="Unix datagram socket the alert agent signals: refresh at once on an event.")
-def serve_command(collect: CollectOptions, listen_address: str, telemetry_path: str, web_config_file: Optional[str],
-                  max_connections: int, max_idle_connections: int, read_header_timeout: float, idle_timeout: float,
-                  log_level: str, log_format: str, refresh_interval: float, compat: Tuple[str, ...],
-                  events_db: Optional[str], notify_socket: Optional[str]) -> None:
+@click.option(
+    "--events.notify-socket",
+    "notify_socket",
+    default=None,
+    metavar="PATH",
+    envvar=[ENV_NOTIFY_SOCKET, "PACEMAKER_EXPORTER_EVENTS_NOTIFY_SOCKET"],  # the old name still works
+    help="Unix datagram socket the alert agent signals: refresh at once on an event.",
+)
+def serve_command(
+    collect: CollectOptions,
+    listen_address: str,
+    telemetry_path: str,
+    web_config_file: Optional[str],
+    max_connections: int,
+    max_idle_connections: int,
+    read_header_timeout: float,
+    idle_timeout: float,
+    log_level: str,
+    log_format: str,
+    refresh_interval: float,
+    compat: Tuple[str, ...],
+    events_db: Optional[str],
+    notify_socket: Optional[str],
+) -> None:
     """Serve /metrics, /snapshot.json, /-/healthy and the status page at / (the default command).
 
     \b
@@ -185,11 +275,23 @@ def serve_command(collect: CollectOptions, listen_address: str, telemetry_path: 
             sys.exit(2)
     raise_open_files_limit()  # every held connection is a file descriptor
     collector = ClusterReader.from_options(collect, events_db)
-    cache = SnapshotCache(collector, collect.health, refresh_interval, compat_extras(compat), events_db,
-                          notify_socket, wait_first=collect.sources.timeout + 1.0)
+    cache = SnapshotCache(
+        collector,
+        collect.health,
+        refresh_interval,
+        compat_extras(compat),
+        events_db,
+        notify_socket,
+        wait_first=collect.sources.timeout + 1.0,
+    )
     try:
-        httpd = ExporterHTTPServer((host, port), cache, telemetry_path, web, ConnectionLimits(
-            max_connections, max_idle_connections, read_header_timeout, idle_timeout))
+        httpd = ExporterHTTPServer(
+            (host, port),
+            cache,
+            telemetry_path,
+            web,
+            ConnectionLimits(max_connections, max_idle_connections, read_header_timeout, idle_timeout),
+        )
     except OSError as exc:
         click.echo(f"pacemaker-exporter: cannot listen on {listen_address}: {exc.strerror or exc}", err=True)
         sys.exit(1)
@@ -208,9 +310,19 @@ def serve_command(collect: CollectOptions, listen_address: str, telemetry_path: 
     port = httpd.server_address[1]
     shown = "localhost" if host in ("0.0.0.0", "::", "") else (f"[{host}]" if ":" in host else host)
     url = f"{'https' if web.tls else 'http'}://{shown}:{port}/"
-    log_event(logging.INFO, "listening", address=f"{host}:{port}", url=url, tls=web.tls,
-         basic_auth=bool(web.users), telemetry_path=telemetry_path, refresh_interval=refresh_interval,
-         compat=",".join(compat) or "none", version=__version__, pid=os.getpid())
+    log_event(
+        logging.INFO,
+        "listening",
+        address=f"{host}:{port}",
+        url=url,
+        tls=web.tls,
+        basic_auth=bool(web.users),
+        telemetry_path=telemetry_path,
+        refresh_interval=refresh_interval,
+        compat=",".join(compat) or "none",
+        version=__version__,
+        pid=os.getpid(),
+    )
     if sys.stderr.isatty():
         # a person started it: say where to look, plainly (the log line above is for machines)
         click.echo(f"pacemaker-exporter: serving {url} (metrics at {url.rstrip('/')}{telemetry_path})", err=True)
@@ -242,8 +354,9 @@ def metrics_command(collect: CollectOptions, compat: Tuple[str, ...], events_db:
         served = cache.refresh()
     finally:
         collector.close()
-    sys.stdout.buffer.write(served.body + render(ScrapeCollector(cluster_label(served.snapshot),
-                                                                 served.snapshot.taken_at, 0)))
+    sys.stdout.buffer.write(
+        served.body + render(ScrapeCollector(cluster_label(served.snapshot), served.snapshot.taken_at, 0))
+    )
     sys.stdout.flush()
     reason = missing_status(served.snapshot)
     if reason:

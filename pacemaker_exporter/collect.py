@@ -54,9 +54,14 @@ class ClusterReader:
 
     (Not a Prometheus collector: metrics.py renders what this reads.)"""
 
-    def __init__(self, config: SourceConfig, cluster_name: str = "",
-                 corosync_conf: str = "/etc/corosync/corosync.conf", events_db: str = "",
-                 fencing_window: float = 3600.0) -> None:
+    def __init__(
+        self,
+        config: SourceConfig,
+        cluster_name: str = "",
+        corosync_conf: str = "/etc/corosync/corosync.conf",
+        events_db: str = "",
+        fencing_window: float = 3600.0,
+    ) -> None:
         self.config = config
         self.cluster_name = cluster_name
         self.corosync_conf = corosync_conf
@@ -70,9 +75,12 @@ class ClusterReader:
     def from_options(cls, options: CollectOptions, events_db: Optional[str] = None) -> ClusterReader:
         """The collector the shared options describe; `events_db`, when given, is the command's own
         flag for the event store and wins over the options' default."""
-        return cls(options.sources, options.cluster_name,
-                   events_db=options.events_db if events_db is None else events_db,
-                   fencing_window=options.health.fencing_recent_seconds)
+        return cls(
+            options.sources,
+            options.cluster_name,
+            events_db=options.events_db if events_db is None else events_db,
+            fencing_window=options.health.fencing_recent_seconds,
+        )
 
     def close(self) -> None:
         self._pool.shutdown(wait=False)
@@ -125,8 +133,13 @@ def _parse(out: CommandOutput, parser: Callable[[bytes], T], results: List[Sourc
     return value
 
 
-def assemble(outputs: Dict[str, CommandOutput], taken_at: float, cluster_name: str = "",
-             hostname: str = "", corosync_cluster_name: str = "") -> Snapshot:
+def assemble(
+    outputs: Dict[str, CommandOutput],
+    taken_at: float,
+    cluster_name: str = "",
+    hostname: str = "",
+    corosync_cluster_name: str = "",
+) -> Snapshot:
     """Parse whatever outputs were gathered into one Snapshot (also used for saved outputs)."""
     results: List[SourceResult] = []
     status: Optional[CrmMonStatus] = None
@@ -151,12 +164,24 @@ def assemble(outputs: Dict[str, CommandOutput], taken_at: float, cluster_name: s
 
     name = cluster_name or (cib.cluster_name if cib else "") or corosync_cluster_name
     # without crm_mon's status the snapshot keeps the model's empty defaults for its part
-    from_status: Dict[str, Any] = {} if status is None else {
-        "crm_mon_format": status.format,
-        **{f.name: getattr(status, f.name) for f in dataclasses.fields(status) if f.name != "format"},
-    }
-    return Snapshot(taken_at=taken_at, cluster_name=name, hostname=hostname, cib=cib,
-                    links=merge_links(links_s, links_n), quorum=quorum, sources=tuple(results), **from_status)
+    from_status: Dict[str, Any] = (
+        {}
+        if status is None
+        else {
+            "crm_mon_format": status.format,
+            **{f.name: getattr(status, f.name) for f in dataclasses.fields(status) if f.name != "format"},
+        }
+    )
+    return Snapshot(
+        taken_at=taken_at,
+        cluster_name=name,
+        hostname=hostname,
+        cib=cib,
+        links=merge_links(links_s, links_n),
+        quorum=quorum,
+        sources=tuple(results),
+        **from_status,
+    )
 
 
 def missing_status(snapshot: Snapshot) -> str:
@@ -179,8 +204,11 @@ def with_stored_fencing(snapshot: Snapshot, path: str, window: float) -> Snapsho
         _log.warning("event store %s not read: %s", path, exc)
         return snapshot
     known = [(e.target, e.completed) for e in snapshot.fence_events if e.completed is not None]
-    added = [e for e in stored if not any(t == e.target and abs(c - (e.completed or 0.0)) < _SAME_FENCING_SECONDS
-                                          for t, c in known)]
+    added = [
+        e
+        for e in stored
+        if not any(t == e.target and abs(c - (e.completed or 0.0)) < _SAME_FENCING_SECONDS for t, c in known)
+    ]
     if not added:
         return snapshot
     merged = sorted(list(snapshot.fence_events) + added, key=_newest_first)

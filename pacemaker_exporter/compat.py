@@ -37,27 +37,46 @@ from pacemaker_exporter.model import INFINITY, Snapshot
 
 #: (name, help, labels besides cluster) -- the peer's help texts
 COMPAT_FAMILIES: Tuple[Tuple[str, str, Tuple[str, ...]], ...] = (
-    ("ha_cluster_pacemaker_nodes",
-     "The status of each node in the cluster; 1 means the node is in that status, 0 otherwise",
-     ("node", "type", "status")),
-    ("ha_cluster_pacemaker_node_attributes", "Metadata attributes of each node; value is always 1",
-     ("node", "name", "value")),
-    ("ha_cluster_pacemaker_resources",
-     "The status of each resource in the cluster; 1 means the resource is in that status, 0 otherwise",
-     ("node", "resource", "role", "managed", "status", "agent", "group", "clone")),
+    (
+        "ha_cluster_pacemaker_nodes",
+        "The status of each node in the cluster; 1 means the node is in that status, 0 otherwise",
+        ("node", "type", "status"),
+    ),
+    (
+        "ha_cluster_pacemaker_node_attributes",
+        "Metadata attributes of each node; value is always 1",
+        ("node", "name", "value"),
+    ),
+    (
+        "ha_cluster_pacemaker_resources",
+        "The status of each resource in the cluster; 1 means the resource is in that status, 0 otherwise",
+        ("node", "resource", "role", "managed", "status", "agent", "group", "clone"),
+    ),
     ("ha_cluster_pacemaker_stonith_enabled", "Whether or not stonith is enabled", ()),
     ("ha_cluster_pacemaker_fail_count", "The Fail count number per node and resource id", ("node", "resource")),
-    ("ha_cluster_pacemaker_migration_threshold", "The migration_threshold number per node and resource id",
-     ("node", "resource")),
+    (
+        "ha_cluster_pacemaker_migration_threshold",
+        "The migration_threshold number per node and resource id",
+        ("node", "resource"),
+    ),
     ("ha_cluster_pacemaker_config_last_change", "The timestamp of the last change of the cluster configuration", ()),
-    ("ha_cluster_pacemaker_location_constraints", "Resource location constraints. The value indicates the score.",
-     ("constraint", "node", "resource", "role")),
+    (
+        "ha_cluster_pacemaker_location_constraints",
+        "Resource location constraints. The value indicates the score.",
+        ("constraint", "node", "resource", "role"),
+    ),
     ("ha_cluster_corosync_quorate", "Whether or not the cluster is quorate", ()),
-    ("ha_cluster_corosync_rings", "The status of each Corosync ring; 1 means healthy, 0 means faulty.",
-     ("ring_id", "node_id", "number", "address")),
+    (
+        "ha_cluster_corosync_rings",
+        "The status of each Corosync ring; 1 means healthy, 0 means faulty.",
+        ("ring_id", "node_id", "number", "address"),
+    ),
     ("ha_cluster_corosync_ring_errors", "The total number of faulty corosync rings", ()),
-    ("ha_cluster_corosync_member_votes",
-     "How many votes each member node has contributed with to the current quorum", ("node_id", "node", "local")),
+    (
+        "ha_cluster_corosync_member_votes",
+        "How many votes each member node has contributed with to the current quorum",
+        ("node_id", "node", "local"),
+    ),
     ("ha_cluster_corosync_quorum_votes", "Cluster quorum votes; one line per type", ("type",)),
     ("ha_cluster_scrape_duration_seconds", "Duration of a collector scrape.", ("collector",)),
     ("ha_cluster_scrape_success", "Whether a collector succeeded.", ("collector",)),
@@ -115,21 +134,44 @@ def pacemaker_families(s: Snapshot, m: _Acc) -> None:
         return
     m.add("ha_cluster_pacemaker_stonith_enabled", _b(s.summary.options.stonith_enabled is True))
     for n in s.nodes:
-        flags = {"online": n.online, "standby": n.standby, "standby_onfail": n.standby_onfail,
-                 "maintenance": n.maintenance, "pending": n.pending, "unclean": n.unclean, "shutdown": n.shutdown,
-                 "expected_up": n.expected_up, "dc": n.is_dc}
+        flags = {
+            "online": n.online,
+            "standby": n.standby,
+            "standby_onfail": n.standby_onfail,
+            "maintenance": n.maintenance,
+            "pending": n.pending,
+            "unclean": n.unclean,
+            "shutdown": n.shutdown,
+            "expected_up": n.expected_up,
+            "dc": n.is_dc,
+        }
         for status in NODE_STATUSES:
             m.add("ha_cluster_pacemaker_nodes", _b(flags[status]), n.name, n.type, status)
         for attr, value in n.attributes.items():
             m.add("ha_cluster_pacemaker_node_attributes", 1, n.name, attr, value)
     for r in s.resources:
-        flags = {"active": r.active, "orphaned": r.orphaned, "blocked": r.blocked, "failed": r.failed,
-                 "failure_ignored": r.failure_ignored}
+        flags = {
+            "active": r.active,
+            "orphaned": r.orphaned,
+            "blocked": r.blocked,
+            "failed": r.failed,
+            "failure_ignored": r.failure_ignored,
+        }
         clone = r.clone or r.bundle
         for node in r.nodes or ("",):
             for status in RESOURCE_STATUSES:
-                m.add("ha_cluster_pacemaker_resources", _b(flags[status]), node, r.id, r.role.lower(),
-                      "true" if r.managed else "false", status, r.agent, r.group, clone)
+                m.add(
+                    "ha_cluster_pacemaker_resources",
+                    _b(flags[status]),
+                    node,
+                    r.id,
+                    r.role.lower(),
+                    "true" if r.managed else "false",
+                    status,
+                    r.agent,
+                    r.group,
+                    clone,
+                )
     for h in s.histories:
         fail = math.inf if h.fail_count >= INFINITY else h.fail_count
         m.add("ha_cluster_pacemaker_fail_count", fail, h.node, h.resource)
@@ -138,8 +180,7 @@ def pacemaker_families(s: Snapshot, m: _Acc) -> None:
         m.add("ha_cluster_pacemaker_config_last_change", float(int(s.summary.last_change)))
     if s.cib is not None:
         for c in s.cib.location_constraints:
-            m.add("ha_cluster_pacemaker_location_constraints", _score(c.score), c.id, c.node, c.resource,
-                  c.role.lower())
+            m.add("ha_cluster_pacemaker_location_constraints", _score(c.score), c.id, c.node, c.resource, c.role.lower())
 
 
 def corosync_families(s: Snapshot, m: _Acc) -> None:
@@ -158,15 +199,25 @@ def corosync_families(s: Snapshot, m: _Acc) -> None:
         for link in links.links:
             if link.peer_id is None:  # corosync 2 ring (or 3.0 link without a per-peer table)
                 faulty = not link.connected
-                m.add("ha_cluster_corosync_rings", _b(not faulty), q.ring_id,
-                      "" if q.node_id is None else q.node_id, link.link_id, link.local_address)
+                m.add(
+                    "ha_cluster_corosync_rings",
+                    _b(not faulty),
+                    q.ring_id,
+                    "" if q.node_id is None else q.node_id,
+                    link.link_id,
+                    link.local_address,
+                )
                 errors += faulty
             elif not link.is_local and not link.connected:
                 errors += 1
     m.add("ha_cluster_corosync_ring_errors", errors)
     m.add("ha_cluster_corosync_quorate", _b(q.quorate))
-    for t, v in (("expected_votes", q.expected_votes), ("highest_expected", q.highest_expected),
-                 ("total_votes", q.total_votes), ("quorum", q.quorum)):
+    for t, v in (
+        ("expected_votes", q.expected_votes),
+        ("highest_expected", q.highest_expected),
+        ("total_votes", q.total_votes),
+        ("quorum", q.quorum),
+    ):
         m.add("ha_cluster_corosync_quorum_votes", v or 0, t)
     for mem in q.members:
         m.add("ha_cluster_corosync_member_votes", mem.votes, mem.node_id, mem.name, "true" if mem.local else "false")

@@ -340,8 +340,10 @@ class EventStore:
         if isinstance(err, OSError) and err.strerror:
             detail = err.strerror
         if _is_busy(err):
-            return EventStoreError(f"cannot {what} event store {self.path}: {detail} (busy: another process "
-                                   f"held its write lock for longer than the busy timeout)")
+            return EventStoreError(
+                f"cannot {what} event store {self.path}: {detail} (busy: another process "
+                f"held its write lock for longer than the busy timeout)"
+            )
         if self.readonly:
             return EventStoreError(f"cannot {what} event store {self.path}: {detail}")
         return EventStoreError(f"cannot {what} event store {self.path}: {detail}; {spool.permission_hint(self.path)}")
@@ -350,9 +352,7 @@ class EventStore:
         path = self.path
         if self.readonly:
             if not os.path.exists(path):
-                raise EventStoreError(
-                    f"no event store at {path}: is the alert agent configured? (see docs/alert-agent.md)"
-                )
+                raise EventStoreError(f"no event store at {path}: is the alert agent configured? (see docs/alert-agent.md)")
             try:
                 conn = sqlite3.connect(
                     f"file:{_uri_path(path)}?mode=ro", uri=True, timeout=busy_timeout, isolation_level=None
@@ -393,8 +393,7 @@ class EventStore:
             elif version != SCHEMA_VERSION:
                 conn.close()
                 raise EventStoreError(
-                    f"event store {path} has schema version {version}, this program writes "
-                    f"{SCHEMA_VERSION}: move it aside"
+                    f"event store {path} has schema version {version}, this program writes {SCHEMA_VERSION}: move it aside"
                 )
             conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.Error as err:
@@ -489,8 +488,7 @@ class EventStore:
         )
         conn = self._conn
         cursor = conn.execute(
-            f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS}, result, recorded_at) "
-            f"VALUES ({', '.join('?' * len(values))})",
+            f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS}, result, recorded_at) VALUES ({', '.join('?' * len(values))})",
             values,
         )
         if cursor.rowcount != 1:
@@ -510,9 +508,7 @@ class EventStore:
             )
         return True
 
-    def prune(
-        self, max_age_seconds: Optional[float], max_rows: Optional[int], now: Optional[float] = None
-    ) -> int:
+    def prune(self, max_age_seconds: Optional[float], max_rows: Optional[int], now: Optional[float] = None) -> int:
         """Delete event rows older than ``max_age_seconds`` and beyond the newest ``max_rows``.
 
         Counters are never decremented.  Returns the number of rows deleted.
@@ -524,18 +520,14 @@ class EventStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if max_age_seconds is not None:
-                    deleted += conn.execute(
-                        "DELETE FROM events WHERE timestamp < ?", (now - max_age_seconds,)
-                    ).rowcount
+                    deleted += conn.execute("DELETE FROM events WHERE timestamp < ?", (now - max_age_seconds,)).rowcount
                 if max_rows is not None:
                     deleted += conn.execute(
                         "DELETE FROM events WHERE id IN (SELECT id FROM events "
                         "ORDER BY timestamp DESC, id DESC LIMIT -1 OFFSET ?)",
                         (max(0, int(max_rows)),),
                     ).rowcount
-                conn.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_prune', ?)", (repr(now),)
-                )
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_prune', ?)", (repr(now),))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -607,9 +599,7 @@ class EventStore:
     def counts(self) -> EventCounts:
         """The aggregate counters (monotonic, restart- and retention-proof) and the stored row count."""
         try:
-            rows = self._conn.execute(
-                "SELECT family, a, b, c, result, count, last_timestamp FROM counters"
-            ).fetchall()
+            rows = self._conn.execute("SELECT family, a, b, c, result, count, last_timestamp FROM counters").fetchall()
             stored = self._conn.execute("SELECT count(*) FROM events").fetchone()[0]
         except sqlite3.Error as err:
             raise self._error("read", err) from None
@@ -828,9 +818,17 @@ def stored_fencing_events(path: str, since: float, limit: int = 200) -> List[Fen
         action = match.group(1) if match else (ev.task if ev.task and not ev.task.startswith("st_") else "reboot")
         # "by the cluster" (no fencing device answered) names no delegate
         delegate = match.group(3) if match and not match.group(3).startswith("the ") else ""
-        reason = ev.desc[match.end():].split("(ref=")[0].strip() if match else ""
+        reason = ev.desc[match.end() :].split("(ref=")[0].strip() if match else ""
         ok = ev.result == "success"
-        fences.append(FenceEvent(target=ev.node, action=action, status="success" if ok else "failed",
-                                 delegate=delegate, completed=ev.timestamp, exit_reason="" if ok else reason,
-                                 origin=STORED_FENCING_ORIGIN))
+        fences.append(
+            FenceEvent(
+                target=ev.node,
+                action=action,
+                status="success" if ok else "failed",
+                delegate=delegate,
+                completed=ev.timestamp,
+                exit_reason="" if ok else reason,
+                origin=STORED_FENCING_ORIGIN,
+            )
+        )
     return fences

@@ -24,9 +24,7 @@ def parse_since(text: str, now: Optional[float] = None) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise click.ClickException(
-            f"--since {text!r}: expected a duration such as 30m, 1h, 2d or an epoch time"
-        ) from None
+        raise click.ClickException(f"--since {text!r}: expected a duration such as 30m, 1h, 2d or an epoch time") from None
     if value < 0:
         raise click.ClickException(f"--since {text!r}: an epoch time cannot be negative")
     return value
@@ -61,9 +59,7 @@ def _detail(event: AlertEvent) -> str:
 def format_table(events: List[AlertEvent]) -> str:
     """A plain-text table, one event per line, in the order given."""
     header = ("TIME", "KIND", "NODE", "WHAT", "RESULT", "DETAIL")
-    rows = [
-        (_when(e.timestamp), e.kind, e.node, _subject(e), e.result, _detail(e)) for e in events
-    ]
+    rows = [(_when(e.timestamp), e.kind, e.node, _subject(e), e.result, _detail(e)) for e in events]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
     lines = []
     for row in [header, *rows]:
@@ -99,7 +95,11 @@ def format_table(events: List[AlertEvent]) -> str:
 # the former spelling, deprecated: hidden, still accepted so that no existing script breaks
 @click.option("--db", "old_db_path", metavar="PATH", hidden=True)
 def events_command(
-    since_text: Optional[str], kind: Optional[str], limit: str, as_json: bool, db_path: Optional[str],
+    since_text: Optional[str],
+    kind: Optional[str],
+    limit: str,
+    as_json: bool,
+    db_path: Optional[str],
     old_db_path: Optional[str],
 ) -> None:
     """List the cluster events the alert agent recorded, newest first."""

@@ -148,8 +148,10 @@ def _quorum_lost(s: Snapshot, _: HealthSettings) -> Yield:
     if q is not None:
         if not q.quorate:
             blocked = ", activity blocked" if q.activity_blocked else ""
-            yield CLUSTER_SUBJECT, (f"partition has no quorum: {q.total_votes} of {q.expected_votes} votes, "
-                              f"{q.quorum} needed{blocked}")
+            yield (
+                CLUSTER_SUBJECT,
+                (f"partition has no quorum: {q.total_votes} of {q.expected_votes} votes, {q.quorum} needed{blocked}"),
+            )
         return
     if s.summary is not None and s.summary.dc_present and s.summary.with_quorum is False:
         yield CLUSTER_SUBJECT, f"partition of DC {s.summary.dc_name} has no quorum"
@@ -162,8 +164,13 @@ def _partition_without_quorum(s: Snapshot, _: HealthSettings) -> Yield:
     policy = s.summary.options.no_quorum_policy
     active = [r for r in s.resources if r.active and not r.is_stonith]
     if active and policy in ("ignore", "freeze"):
-        yield CLUSTER_SUBJECT, (f"{len(active)} resource instances still active without quorum "
-                          f"(no-quorum-policy={policy}): risk of split brain")
+        yield (
+            CLUSTER_SUBJECT,
+            (
+                f"{len(active)} resource instances still active without quorum "
+                f"(no-quorum-policy={policy}): risk of split brain"
+            ),
+        )
 
 
 def _no_dc(s: Snapshot, _: HealthSettings) -> Yield:
@@ -181,6 +188,7 @@ def _partition_quorate(s: Snapshot) -> Optional[bool]:
 def _nodes(pred: Callable[..., bool], text: Callable[..., str]) -> Callable[[Snapshot, HealthSettings], Yield]:
     """A node rule. A partition without quorum cannot know the state of the nodes outside it
     (they show as UNCLEAN/offline from here): quorum-lost reports that, once, instead."""
+
     def check(s: Snapshot, _: HealthSettings) -> Yield:
         local = s.local_node
         blind = _partition_quorate(s) is False
@@ -189,6 +197,7 @@ def _nodes(pred: Callable[..., bool], text: Callable[..., str]) -> Callable[[Sna
                 continue
             if pred(n):
                 yield Subject(node=n.name), text(n)
+
     return check
 
 
@@ -222,6 +231,7 @@ def _resources(pred: Callable[[ResourceInstance], bool], text: str) -> Callable[
             if pred(r) and _subject(r) not in seen:
                 seen.add(_subject(r))
                 yield _subject(r), f"resource {r.id}{_where(r)} {text}"
+
     return check
 
 
@@ -260,8 +270,10 @@ def _resource_stopped(s: Snapshot, _: HealthSettings) -> Yield:
             continue
         if not r.active and r.role == "Stopped" and r.id not in reported:
             reported.add(r.id)
-            yield Subject(resource=r.id), (f"resource {r.id} is stopped but should run "
-                                           f"(target role {r.target_role or 'Started'})")
+            yield (
+                Subject(resource=r.id),
+                (f"resource {r.id} is stopped but should run (target role {r.target_role or 'Started'})"),
+            )
     for parent, instances in by_clone.items():
         if not any(i.active for i in instances):
             yield Subject(resource=parent), f"no instance of {parent} is running anywhere"
@@ -301,8 +313,10 @@ def _multi_active(s: Snapshot, _: HealthSettings) -> Yield:
 def _failed_actions(s: Snapshot, _: HealthSettings) -> Yield:
     for f in s.failed_actions:
         reason = f" ({f.exit_reason})" if f.exit_reason else ""
-        yield Subject(node=f.node, resource=f.resource), (f"{f.task} of {f.resource} failed on {f.node}: "
-                                         f"{f.exit_status or 'rc=' + str(f.exit_code)}{reason}")
+        yield (
+            Subject(node=f.node, resource=f.resource),
+            (f"{f.task} of {f.resource} failed on {f.node}: {f.exit_status or 'rc=' + str(f.exit_code)}{reason}"),
+        )
 
 
 def _failcount(at: bool) -> Callable[[Snapshot, HealthSettings], Yield]:
@@ -315,8 +329,11 @@ def _failcount(at: bool) -> Callable[[Snapshot, HealthSettings], Yield]:
             near = not reached and h.fail_count >= threshold - settings.failcount_margin
             if (at and reached) or (not at and near):
                 state = "reached" if reached else "is near"
-                yield Subject(node=h.node, resource=h.resource), (f"fail count of {h.resource} on {h.node} {state} "
-                                                 f"migration-threshold ({h.fail_count}/{threshold})")
+                yield (
+                    Subject(node=h.node, resource=h.resource),
+                    (f"fail count of {h.resource} on {h.node} {state} migration-threshold ({h.fail_count}/{threshold})"),
+                )
+
     return check
 
 
@@ -352,8 +369,10 @@ def _fencing_happened(s: Snapshot, settings: HealthSettings) -> Yield:
         age = s.taken_at - e.completed
         if age <= settings.fencing_recent_seconds:
             seen.add(e.target)
-            yield Subject(node=e.target), (f"node {e.target} was fenced ({e.action}) by {e.delegate or 'unknown'} "
-                             f"{int(max(age, 0)) // 60} min ago")
+            yield (
+                Subject(node=e.target),
+                (f"node {e.target} was fenced ({e.action}) by {e.delegate or 'unknown'} {int(max(age, 0)) // 60} min ago"),
+            )
 
 
 def _stonith_disabled(s: Snapshot, _: HealthSettings) -> Yield:
@@ -392,8 +411,10 @@ def _cli_leftovers(s: Snapshot, _: HealthSettings) -> Yield:
         for c in s.cib.location_constraints:
             if c.is_cli_leftover:
                 seen.add(c.id)
-                yield Subject(name=c.id), (f"constraint {c.id} on {c.resource} left by a resource move/ban "
-                                           "(remove with clear)")
+                yield (
+                    Subject(name=c.id),
+                    (f"constraint {c.id} on {c.resource} left by a resource move/ban (remove with clear)"),
+                )
     for b in s.bans:
         # a ban made with --lifetime is listed under its rule's id (cli-ban-X-on-N-rule)
         known = b.id in seen or any(b.id.startswith(c + "-") for c in seen)
@@ -415,6 +436,7 @@ def _tickets(revoked: bool) -> Callable[[Snapshot, HealthSettings], Yield]:
                 yield Subject(name=t.id), f"ticket {t.id} is revoked: resources that depend on it are stopped here"
             if not revoked and t.standby:
                 yield Subject(name=t.id), f"ticket {t.id} is in standby"
+
     return check
 
 
@@ -431,11 +453,15 @@ def _links_faulty(s: Snapshot, _: HealthSettings) -> Yield:
     for link in s.links.links:
         if link.peer_id is None:
             if not link.connected:
-                yield Subject(name=f"link{link.link_id}"), (f"corosync ring/link {link.link_id} "
-                                                            f"({link.local_address}) is {link.status}")
+                yield (
+                    Subject(name=f"link{link.link_id}"),
+                    (f"corosync ring/link {link.link_id} ({link.local_address}) is {link.status}"),
+                )
         elif not link.connected and not link.is_local and any(by_peer.get(link.peer_id, [])):
-            yield (Subject(name=f"link{link.link_id}/node{link.peer_id}"),
-                   f"corosync link {link.link_id} to node {link.peer_id} is {link.status} (other links still up)")
+            yield (
+                Subject(name=f"link{link.link_id}/node{link.peer_id}"),
+                f"corosync link {link.link_id} to node {link.peer_id} is {link.status} (other links still up)",
+            )
 
 
 def _qdevice(s: Snapshot, _: HealthSettings) -> Yield:
@@ -462,217 +488,528 @@ C, W, U = Severity.CRITICAL, Severity.WARNING, Severity.UNKNOWN
 
 #: THE table. Order is display order for findings of equal severity.
 RULES: Tuple[Rule, ...] = (
-    Rule("source-failed", U, "source", "A command the snapshot needs failed or timed out", _source_failed,
-         subject=OTHER),
-    Rule("quorum-lost", C, "quorum", "This node's partition has no quorum", _quorum_lost,
-         subject=CLUSTER, zabbix=ZabbixSpec(priority="DISASTER"),
-         alert=AlertSpec("PacemakerQuorumLost", "1m",
-                         "Cluster {{ $labels.cluster }}: a partition has lost quorum",
-                         "run corosync-quorumtool -s on every node; find which nodes or links are down")),
-    Rule("partition-without-quorum", C, "quorum",
-         "Resources still run in a partition without quorum (no-quorum-policy ignore/freeze)",
-         _partition_without_quorum,
-         subject=CLUSTER, zabbix=ZabbixSpec(priority="DISASTER"),
-         alert=AlertSpec("PacemakerPartitionWithoutQuorum", "1m",
-                         "Cluster {{ $labels.cluster }}: resources still run in a partition without quorum",
-                         "risk of split brain: check no-quorum-policy and what the other partition runs")),
-    Rule("no-dc", C, "quorum", "No designated controller is elected", _no_dc,
-         subject=CLUSTER,
-         alert=AlertSpec("PacemakerNoDC", "2m",
-                         "Cluster {{ $labels.cluster }} has no designated controller (DC)",
-                         "crm_mon -1 on every node; check pacemaker-controld and corosync membership")),
-    Rule("node-unclean", C, "node", "A node is unclean: it must be fenced before its resources can move",
-         _nodes(lambda n: n.unclean, lambda n: f"node {n.name} is UNCLEAN ({'online' if n.online else 'offline'})"),
-         subject=NODE, zabbix=ZabbixSpec(prototype=True),
-         alert=AlertSpec("PacemakerNodeUnclean", "1m",
-                         "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is UNCLEAN",
-                         "the node must be fenced before its resources can move; "
-                         "check fencing and stonith_admin --history")),
-    Rule("node-offline", W, "node", "A node is offline (cleanly: an unclean or fenced node has its own finding)",
-         _nodes(_node_offline_pred, lambda n: f"node {n.name} is offline"),
-         subject=NODE, zabbix=ZabbixSpec(prototype=True),
-         alert=AlertSpec("PacemakerNodeOffline", "5m",
-                         "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is offline",
-                         "is the host up, are corosync and pacemaker running on it?")),
-    Rule("node-pending", W, "node", "A node is joining and not yet a full member",
-         _nodes(lambda n: n.pending and not n.shutdown, lambda n: f"node {n.name} is pending"),
-         subject=NODE, zabbix=ZabbixSpec(prototype=True),
-         alert=AlertSpec("PacemakerNodePending", "10m",
-                         "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is pending (not joining)",
-                         "check pacemaker on the node and its corosync membership")),
+    Rule("source-failed", U, "source", "A command the snapshot needs failed or timed out", _source_failed, subject=OTHER),
+    Rule(
+        "quorum-lost",
+        C,
+        "quorum",
+        "This node's partition has no quorum",
+        _quorum_lost,
+        subject=CLUSTER,
+        zabbix=ZabbixSpec(priority="DISASTER"),
+        alert=AlertSpec(
+            "PacemakerQuorumLost",
+            "1m",
+            "Cluster {{ $labels.cluster }}: a partition has lost quorum",
+            "run corosync-quorumtool -s on every node; find which nodes or links are down",
+        ),
+    ),
+    Rule(
+        "partition-without-quorum",
+        C,
+        "quorum",
+        "Resources still run in a partition without quorum (no-quorum-policy ignore/freeze)",
+        _partition_without_quorum,
+        subject=CLUSTER,
+        zabbix=ZabbixSpec(priority="DISASTER"),
+        alert=AlertSpec(
+            "PacemakerPartitionWithoutQuorum",
+            "1m",
+            "Cluster {{ $labels.cluster }}: resources still run in a partition without quorum",
+            "risk of split brain: check no-quorum-policy and what the other partition runs",
+        ),
+    ),
+    Rule(
+        "no-dc",
+        C,
+        "quorum",
+        "No designated controller is elected",
+        _no_dc,
+        subject=CLUSTER,
+        alert=AlertSpec(
+            "PacemakerNoDC",
+            "2m",
+            "Cluster {{ $labels.cluster }} has no designated controller (DC)",
+            "crm_mon -1 on every node; check pacemaker-controld and corosync membership",
+        ),
+    ),
+    Rule(
+        "node-unclean",
+        C,
+        "node",
+        "A node is unclean: it must be fenced before its resources can move",
+        _nodes(lambda n: n.unclean, lambda n: f"node {n.name} is UNCLEAN ({'online' if n.online else 'offline'})"),
+        subject=NODE,
+        zabbix=ZabbixSpec(prototype=True),
+        alert=AlertSpec(
+            "PacemakerNodeUnclean",
+            "1m",
+            "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is UNCLEAN",
+            "the node must be fenced before its resources can move; check fencing and stonith_admin --history",
+        ),
+    ),
+    Rule(
+        "node-offline",
+        W,
+        "node",
+        "A node is offline (cleanly: an unclean or fenced node has its own finding)",
+        _nodes(_node_offline_pred, lambda n: f"node {n.name} is offline"),
+        subject=NODE,
+        zabbix=ZabbixSpec(prototype=True),
+        alert=AlertSpec(
+            "PacemakerNodeOffline",
+            "5m",
+            "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is offline",
+            "is the host up, are corosync and pacemaker running on it?",
+        ),
+    ),
+    Rule(
+        "node-pending",
+        W,
+        "node",
+        "A node is joining and not yet a full member",
+        _nodes(lambda n: n.pending and not n.shutdown, lambda n: f"node {n.name} is pending"),
+        subject=NODE,
+        zabbix=ZabbixSpec(prototype=True),
+        alert=AlertSpec(
+            "PacemakerNodePending",
+            "10m",
+            "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is pending (not joining)",
+            "check pacemaker on the node and its corosync membership",
+        ),
+    ),
     # crm_mon shows a pending or shutting-down node as standby too: that is not a standby of its own
-    Rule("node-standby", W, "node", "A node is in standby (planned, or after a failure with standby_onfail)",
-         _nodes(lambda n: (n.standby or n.standby_onfail) and not n.pending and not n.shutdown,
-                lambda n: f"node {n.name} is in standby{' after a failure (on-fail=standby)' if n.standby_onfail else ''}"),
-         subject=NODE, zabbix=ZabbixSpec(prototype=True),
-         alert=AlertSpec("PacemakerNodeStandby", "1h",
-                         "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is in standby",
-                         "planned maintenance, or on-fail=standby after a failure; "
-                         "bring it back with crm node online")),
-    Rule("node-maintenance", W, "node", "A node is in maintenance mode: its resources are not managed",
-         _nodes(lambda n: n.maintenance, lambda n: f"node {n.name} is in maintenance mode"),
-         subject=NODE, zabbix=ZabbixSpec(prototype=True),
-         alert=AlertSpec("PacemakerNodeMaintenance", "1h",
-                         "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is in maintenance mode",
-                         "resources on the node are neither managed nor monitored")),
-    Rule("node-health", W, "node", "A node's health attribute is red or yellow", _node_health,
-         subject=NODE,
-         alert=AlertSpec("PacemakerNodeHealth", "10m",
-                         "Cluster {{ $labels.cluster }}: node {{ $labels.node }} health is red or yellow",
-                         "check the #health-* node attributes (crm_attribute -N <node> -G -n ...)")),
-    Rule("pacemakerd-not-running", W, "node", "pacemakerd on this node is not in the running state", _pacemakerd,
-         subject=NODE,
-         alert=AlertSpec("PacemakerPacemakerdNotRunning", "5m",
-                         "Cluster {{ $labels.cluster }}: pacemakerd on {{ $labels.node }} is not running",
-                         "pacemakerd is starting, shutting down or waiting; check the pacemaker log on that node")),
-    Rule("resource-failed", C, "resource", "A resource instance is failed",
-         _resources(lambda r: r.failed and not r.failure_ignored, "is FAILED"),
-         subject=RESOURCE, zabbix=ZabbixSpec(prototype=True),
-         alert=AlertSpec("PacemakerResourceFailed", "2m",
-                         "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is FAILED" + ON_NODE,
-                         "crm_mon -1 --inactive; crm_resource --why -r <resource>; then crm_resource --cleanup")),
-    Rule("resource-blocked", C, "resource", "A resource is blocked: Pacemaker will not act on it until cleaned up",
-         _resources(lambda r: r.blocked, "is blocked"),
-         subject=RESOURCE, zabbix=ZabbixSpec(prototype=True),
-         alert=AlertSpec("PacemakerResourceBlocked", "1m",
-                         "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is blocked" + ON_NODE,
-                         "a stop failed without fencing: fix the cause, then crm_resource --cleanup -r <resource>")),
-    Rule("resource-stopped", C, "resource", "A resource (or every instance of a clone) is stopped but should run",
-         _resource_stopped,
-         subject=RESOURCE, zabbix=ZabbixSpec(prototype=True),
-         alert=AlertSpec("PacemakerResourceStopped", "5m",
-                         "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is stopped but should run",
-                         "crm_resource --why -r <resource>; check constraints, bans, fail counts and tickets")),
-    Rule("resource-not-promoted", C, "resource", "A promotable clone runs but has no promoted instance", _no_promoted,
-         subject=RESOURCE,
-         alert=AlertSpec("PacemakerResourceNotPromoted", "5m",
-                         "Cluster {{ $labels.cluster }}: promotable clone {{ $labels.resource }} "
-                         "has no promoted instance",
-                         "check the promotion scores (crm_simulate -sL) and the agent's logs")),
-    Rule("resource-multi-active", C, "resource", "A primitive is active on more than one node", _multi_active,
-         subject=RESOURCE,
-         alert=AlertSpec("PacemakerResourceMultiActive", "1m",
-                         "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} "
-                         "is active on more than one node",
-                         "data corruption risk: stop the extra instance; check multiple-active policy and fencing")),
-    Rule("resource-unmanaged", W, "resource", "A resource is unmanaged: Pacemaker neither starts nor recovers it",
-         _unmanaged,
-         subject=RESOURCE,
-         alert=AlertSpec("PacemakerResourceUnmanaged", "30m",
-                         "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is unmanaged" + ON_NODE,
-                         "Pacemaker neither starts nor recovers it; crm_resource --meta -r <resource> -d is-managed")),
-    Rule("resource-orphaned", W, "resource", "A resource runs but is no longer configured",
-         _resources(lambda r: r.orphaned, "is orphaned (no longer configured)"),
-         subject=RESOURCE,
-         alert=AlertSpec("PacemakerResourceOrphaned", "30m",
-                         "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} runs but is not configured",
-                         "stop it by hand or re-add its configuration, then crm_resource --cleanup")),
-    Rule("failed-action", W, "resource", "A resource operation failed (until cleaned up with crm_resource --cleanup)",
-         _failed_actions,
-         subject=RESOURCE, zabbix=ZabbixSpec(prototype=True),
-         alert=AlertSpec("PacemakerFailedAction", "1m",
-                         "Cluster {{ $labels.cluster }}: an operation of {{ $labels.resource }} failed" + ON_NODE,
-                         "crm_mon -1 --show-detail lists the failed action; "
-                         "after fixing: crm_resource --cleanup -r <resource>")),
-    Rule("failcount-at-threshold", C, "resource",
-         "A fail count reached migration-threshold: the resource is banned from that node", _failcount(at=True),
-         subject=RESOURCE,
-         alert=AlertSpec("PacemakerFailcountAtThreshold", "1m",
-                         "Cluster {{ $labels.cluster }}: {{ $labels.resource }} reached migration-threshold" + ON_NODE,
-                         "the resource is banned from that node until crm_resource --cleanup (or failure-timeout)")),
-    Rule("failcount-near-threshold", W, "resource", "A fail count is one failure away from migration-threshold",
-         _failcount(at=False),
-         subject=RESOURCE, zabbix=ZabbixSpec(prototype=True),
-         alert=AlertSpec("PacemakerFailcountNearThreshold", "5m",
-                         "Cluster {{ $labels.cluster }}: {{ $labels.resource }} "
-                         "is one failure away from migration-threshold" + ON_NODE,
-                         "crm_failcount -G -r <resource> -N <node>; find why it keeps failing")),
-    Rule("fencing-failed", C, "fencing", "The latest fencing of a node failed", _fencing_failed,
-         subject=NODE, zabbix=ZabbixSpec(priority="DISASTER"),
-         alert=AlertSpec("PacemakerFencingFailed", "0m",
-                         "Cluster {{ $labels.cluster }}: fencing of node {{ $labels.node }} failed",
-                         "stonith_admin --history <node>; check the fence device; the node may still run resources")),
-    Rule("fencing-pending", W, "fencing", "A fencing action is in progress", _fencing_pending,
-         subject=NODE,
-         alert=AlertSpec("PacemakerFencingPending", "5m",
-                         "Cluster {{ $labels.cluster }}: fencing of node {{ $labels.node }} "
-                         "has been in progress for long",
-                         "stonith_admin --history <node> --verbose; is the fence device reachable?")),
-    Rule("fencing-happened", C, "fencing", "A node was fenced recently", _fencing_happened,
-         subject=NODE,
-         alert=AlertSpec("PacemakerNodeFenced", "0m",
-                         "Cluster {{ $labels.cluster }}: node {{ $labels.node }} was fenced",
-                         "find why the node was lost (its logs, the DC's pacemaker log), then bring it back")),
-    Rule("ticket-revoked", W, "ticket", "A ticket is revoked (multi-site): its resources stop here", _tickets(True),
-         subject=TICKET, zabbix=ZabbixSpec(prototype=True),
-         alert=AlertSpec("PacemakerTicketRevoked", "5m",
-                         "Cluster {{ $labels.cluster }}: ticket {{ $labels.ticket }} is revoked",
-                         "crm_ticket --info; the resources that depend on the ticket are stopped here")),
-    Rule("ticket-standby", W, "ticket", "A ticket is in standby", _tickets(False),
-         subject=TICKET, zabbix=ZabbixSpec(prototype=True),
-         alert=AlertSpec("PacemakerTicketStandby", "15m",
-                         "Cluster {{ $labels.cluster }}: ticket {{ $labels.ticket }} is in standby",
-                         "crm_ticket --info; activate it with crm_ticket --ticket <id> --activate")),
-    Rule("corosync-link-faulty", W, "corosync", "A corosync link or ring is down while others still work",
-         _links_faulty,
-         subject=LINK, zabbix=ZabbixSpec(prototype=True),
-         alert=AlertSpec("PacemakerCorosyncLinkFaulty", "5m",
-                         "Cluster {{ $labels.cluster }}: corosync {{ $labels.subject }} is down (redundancy lost)",
-                         "corosync-cfgtool -s on every node; check the NICs and switches of that link")),
-    Rule("qdevice-not-voting", W, "corosync", "The quorum device is configured but not voting", _qdevice,
-         subject=CLUSTER,
-         alert=AlertSpec("PacemakerQdeviceNotVoting", "5m",
-                         "Cluster {{ $labels.cluster }}: the quorum device casts no vote",
-                         "corosync-qdevice-tool -sv; is corosync-qnetd reachable?")),
-    Rule("stonith-disabled", W, "config", "Fencing is disabled (stonith-enabled=false)", _stonith_disabled,
-         subject=CLUSTER,
-         alert=AlertSpec("PacemakerStonithDisabled", "30m",
-                         "Cluster {{ $labels.cluster }}: fencing is disabled (stonith-enabled=false)",
-                         "enable fencing: crm_attribute -t crm_config -n stonith-enabled -v true")),
-    Rule("maintenance-mode", W, "config", "The whole cluster is in maintenance mode", _maintenance,
-         subject=CLUSTER,
-         alert=AlertSpec("PacemakerMaintenanceModeTooLong", "1h",
-                         "Cluster {{ $labels.cluster }} has been in maintenance mode for over an hour",
-                         "finish the maintenance: crm_attribute -t crm_config -n maintenance-mode -v false")),
-    Rule("stop-all-resources", W, "config", "stop-all-resources is set", _stop_all,
-         subject=CLUSTER,
-         alert=AlertSpec("PacemakerStopAllResources", "15m",
-                         "Cluster {{ $labels.cluster }}: stop-all-resources is set",
-                         "crm_attribute -t crm_config -n stop-all-resources -v false")),
-    Rule("no-quorum-policy-ignore", W, "config", "no-quorum-policy=ignore on a cluster of 3 or more nodes",
-         _no_quorum_ignore,
-         subject=CLUSTER,
-         alert=AlertSpec("PacemakerNoQuorumPolicyIgnore", "1h",
-                         "Cluster {{ $labels.cluster }}: no-quorum-policy=ignore on 3 or more nodes",
-                         "crm_attribute -t crm_config -n no-quorum-policy -v stop")),
-    Rule("two-node-without-wait-for-all", W, "config", "corosync two_node without wait_for_all", _two_node_no_wfa,
-         subject=CLUSTER,
-         alert=AlertSpec("PacemakerTwoNodeWithoutWaitForAll", "1h",
-                         "Cluster {{ $labels.cluster }}: corosync two_node without wait_for_all",
-                         "set wait_for_all: 1 in the quorum section of corosync.conf on both nodes")),
-    Rule("cli-constraint-leftover", W, "config", "A cli-ban/cli-prefer constraint left by a resource move or ban",
-         _cli_leftovers,
-         subject=OTHER,
-         alert=AlertSpec("PacemakerCliConstraintLeftover", "1h",
-                         "Cluster {{ $labels.cluster }}: constraint {{ $labels.subject }} was left by a move or ban",
-                         "crm_resource --clear -r <resource> once the move is no longer wanted")),
-    Rule("resource-without-monitor", W, "config", "A resource has no recurring monitor operation", _no_monitor,
-         subject=RESOURCE,
-         alert=AlertSpec("PacemakerResourceWithoutMonitor", "1h",
-                         "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} has no recurring monitor",
-                         "add op monitor interval=... so that its failures are seen")),
-    Rule("mixed-version", W, "config", "Nodes run different Pacemaker versions", _mixed_version,
-         subject=CLUSTER,
-         alert=AlertSpec("PacemakerMixedVersion", "12h",
-                         "Cluster {{ $labels.cluster }}: nodes run different Pacemaker versions",
-                         "finish the rolling upgrade")),
+    Rule(
+        "node-standby",
+        W,
+        "node",
+        "A node is in standby (planned, or after a failure with standby_onfail)",
+        _nodes(
+            lambda n: (n.standby or n.standby_onfail) and not n.pending and not n.shutdown,
+            lambda n: f"node {n.name} is in standby{' after a failure (on-fail=standby)' if n.standby_onfail else ''}",
+        ),
+        subject=NODE,
+        zabbix=ZabbixSpec(prototype=True),
+        alert=AlertSpec(
+            "PacemakerNodeStandby",
+            "1h",
+            "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is in standby",
+            "planned maintenance, or on-fail=standby after a failure; bring it back with crm node online",
+        ),
+    ),
+    Rule(
+        "node-maintenance",
+        W,
+        "node",
+        "A node is in maintenance mode: its resources are not managed",
+        _nodes(lambda n: n.maintenance, lambda n: f"node {n.name} is in maintenance mode"),
+        subject=NODE,
+        zabbix=ZabbixSpec(prototype=True),
+        alert=AlertSpec(
+            "PacemakerNodeMaintenance",
+            "1h",
+            "Cluster {{ $labels.cluster }}: node {{ $labels.node }} is in maintenance mode",
+            "resources on the node are neither managed nor monitored",
+        ),
+    ),
+    Rule(
+        "node-health",
+        W,
+        "node",
+        "A node's health attribute is red or yellow",
+        _node_health,
+        subject=NODE,
+        alert=AlertSpec(
+            "PacemakerNodeHealth",
+            "10m",
+            "Cluster {{ $labels.cluster }}: node {{ $labels.node }} health is red or yellow",
+            "check the #health-* node attributes (crm_attribute -N <node> -G -n ...)",
+        ),
+    ),
+    Rule(
+        "pacemakerd-not-running",
+        W,
+        "node",
+        "pacemakerd on this node is not in the running state",
+        _pacemakerd,
+        subject=NODE,
+        alert=AlertSpec(
+            "PacemakerPacemakerdNotRunning",
+            "5m",
+            "Cluster {{ $labels.cluster }}: pacemakerd on {{ $labels.node }} is not running",
+            "pacemakerd is starting, shutting down or waiting; check the pacemaker log on that node",
+        ),
+    ),
+    Rule(
+        "resource-failed",
+        C,
+        "resource",
+        "A resource instance is failed",
+        _resources(lambda r: r.failed and not r.failure_ignored, "is FAILED"),
+        subject=RESOURCE,
+        zabbix=ZabbixSpec(prototype=True),
+        alert=AlertSpec(
+            "PacemakerResourceFailed",
+            "2m",
+            "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is FAILED" + ON_NODE,
+            "crm_mon -1 --inactive; crm_resource --why -r <resource>; then crm_resource --cleanup",
+        ),
+    ),
+    Rule(
+        "resource-blocked",
+        C,
+        "resource",
+        "A resource is blocked: Pacemaker will not act on it until cleaned up",
+        _resources(lambda r: r.blocked, "is blocked"),
+        subject=RESOURCE,
+        zabbix=ZabbixSpec(prototype=True),
+        alert=AlertSpec(
+            "PacemakerResourceBlocked",
+            "1m",
+            "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is blocked" + ON_NODE,
+            "a stop failed without fencing: fix the cause, then crm_resource --cleanup -r <resource>",
+        ),
+    ),
+    Rule(
+        "resource-stopped",
+        C,
+        "resource",
+        "A resource (or every instance of a clone) is stopped but should run",
+        _resource_stopped,
+        subject=RESOURCE,
+        zabbix=ZabbixSpec(prototype=True),
+        alert=AlertSpec(
+            "PacemakerResourceStopped",
+            "5m",
+            "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is stopped but should run",
+            "crm_resource --why -r <resource>; check constraints, bans, fail counts and tickets",
+        ),
+    ),
+    Rule(
+        "resource-not-promoted",
+        C,
+        "resource",
+        "A promotable clone runs but has no promoted instance",
+        _no_promoted,
+        subject=RESOURCE,
+        alert=AlertSpec(
+            "PacemakerResourceNotPromoted",
+            "5m",
+            "Cluster {{ $labels.cluster }}: promotable clone {{ $labels.resource }} has no promoted instance",
+            "check the promotion scores (crm_simulate -sL) and the agent's logs",
+        ),
+    ),
+    Rule(
+        "resource-multi-active",
+        C,
+        "resource",
+        "A primitive is active on more than one node",
+        _multi_active,
+        subject=RESOURCE,
+        alert=AlertSpec(
+            "PacemakerResourceMultiActive",
+            "1m",
+            "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is active on more than one node",
+            "data corruption risk: stop the extra instance; check multiple-active policy and fencing",
+        ),
+    ),
+    Rule(
+        "resource-unmanaged",
+        W,
+        "resource",
+        "A resource is unmanaged: Pacemaker neither starts nor recovers it",
+        _unmanaged,
+        subject=RESOURCE,
+        alert=AlertSpec(
+            "PacemakerResourceUnmanaged",
+            "30m",
+            "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} is unmanaged" + ON_NODE,
+            "Pacemaker neither starts nor recovers it; crm_resource --meta -r <resource> -d is-managed",
+        ),
+    ),
+    Rule(
+        "resource-orphaned",
+        W,
+        "resource",
+        "A resource runs but is no longer configured",
+        _resources(lambda r: r.orphaned, "is orphaned (no longer configured)"),
+        subject=RESOURCE,
+        alert=AlertSpec(
+            "PacemakerResourceOrphaned",
+            "30m",
+            "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} runs but is not configured",
+            "stop it by hand or re-add its configuration, then crm_resource --cleanup",
+        ),
+    ),
+    Rule(
+        "failed-action",
+        W,
+        "resource",
+        "A resource operation failed (until cleaned up with crm_resource --cleanup)",
+        _failed_actions,
+        subject=RESOURCE,
+        zabbix=ZabbixSpec(prototype=True),
+        alert=AlertSpec(
+            "PacemakerFailedAction",
+            "1m",
+            "Cluster {{ $labels.cluster }}: an operation of {{ $labels.resource }} failed" + ON_NODE,
+            "crm_mon -1 --show-detail lists the failed action; after fixing: crm_resource --cleanup -r <resource>",
+        ),
+    ),
+    Rule(
+        "failcount-at-threshold",
+        C,
+        "resource",
+        "A fail count reached migration-threshold: the resource is banned from that node",
+        _failcount(at=True),
+        subject=RESOURCE,
+        alert=AlertSpec(
+            "PacemakerFailcountAtThreshold",
+            "1m",
+            "Cluster {{ $labels.cluster }}: {{ $labels.resource }} reached migration-threshold" + ON_NODE,
+            "the resource is banned from that node until crm_resource --cleanup (or failure-timeout)",
+        ),
+    ),
+    Rule(
+        "failcount-near-threshold",
+        W,
+        "resource",
+        "A fail count is one failure away from migration-threshold",
+        _failcount(at=False),
+        subject=RESOURCE,
+        zabbix=ZabbixSpec(prototype=True),
+        alert=AlertSpec(
+            "PacemakerFailcountNearThreshold",
+            "5m",
+            "Cluster {{ $labels.cluster }}: {{ $labels.resource }} is one failure away from migration-threshold" + ON_NODE,
+            "crm_failcount -G -r <resource> -N <node>; find why it keeps failing",
+        ),
+    ),
+    Rule(
+        "fencing-failed",
+        C,
+        "fencing",
+        "The latest fencing of a node failed",
+        _fencing_failed,
+        subject=NODE,
+        zabbix=ZabbixSpec(priority="DISASTER"),
+        alert=AlertSpec(
+            "PacemakerFencingFailed",
+            "0m",
+            "Cluster {{ $labels.cluster }}: fencing of node {{ $labels.node }} failed",
+            "stonith_admin --history <node>; check the fence device; the node may still run resources",
+        ),
+    ),
+    Rule(
+        "fencing-pending",
+        W,
+        "fencing",
+        "A fencing action is in progress",
+        _fencing_pending,
+        subject=NODE,
+        alert=AlertSpec(
+            "PacemakerFencingPending",
+            "5m",
+            "Cluster {{ $labels.cluster }}: fencing of node {{ $labels.node }} has been in progress for long",
+            "stonith_admin --history <node> --verbose; is the fence device reachable?",
+        ),
+    ),
+    Rule(
+        "fencing-happened",
+        C,
+        "fencing",
+        "A node was fenced recently",
+        _fencing_happened,
+        subject=NODE,
+        alert=AlertSpec(
+            "PacemakerNodeFenced",
+            "0m",
+            "Cluster {{ $labels.cluster }}: node {{ $labels.node }} was fenced",
+            "find why the node was lost (its logs, the DC's pacemaker log), then bring it back",
+        ),
+    ),
+    Rule(
+        "ticket-revoked",
+        W,
+        "ticket",
+        "A ticket is revoked (multi-site): its resources stop here",
+        _tickets(True),
+        subject=TICKET,
+        zabbix=ZabbixSpec(prototype=True),
+        alert=AlertSpec(
+            "PacemakerTicketRevoked",
+            "5m",
+            "Cluster {{ $labels.cluster }}: ticket {{ $labels.ticket }} is revoked",
+            "crm_ticket --info; the resources that depend on the ticket are stopped here",
+        ),
+    ),
+    Rule(
+        "ticket-standby",
+        W,
+        "ticket",
+        "A ticket is in standby",
+        _tickets(False),
+        subject=TICKET,
+        zabbix=ZabbixSpec(prototype=True),
+        alert=AlertSpec(
+            "PacemakerTicketStandby",
+            "15m",
+            "Cluster {{ $labels.cluster }}: ticket {{ $labels.ticket }} is in standby",
+            "crm_ticket --info; activate it with crm_ticket --ticket <id> --activate",
+        ),
+    ),
+    Rule(
+        "corosync-link-faulty",
+        W,
+        "corosync",
+        "A corosync link or ring is down while others still work",
+        _links_faulty,
+        subject=LINK,
+        zabbix=ZabbixSpec(prototype=True),
+        alert=AlertSpec(
+            "PacemakerCorosyncLinkFaulty",
+            "5m",
+            "Cluster {{ $labels.cluster }}: corosync {{ $labels.subject }} is down (redundancy lost)",
+            "corosync-cfgtool -s on every node; check the NICs and switches of that link",
+        ),
+    ),
+    Rule(
+        "qdevice-not-voting",
+        W,
+        "corosync",
+        "The quorum device is configured but not voting",
+        _qdevice,
+        subject=CLUSTER,
+        alert=AlertSpec(
+            "PacemakerQdeviceNotVoting",
+            "5m",
+            "Cluster {{ $labels.cluster }}: the quorum device casts no vote",
+            "corosync-qdevice-tool -sv; is corosync-qnetd reachable?",
+        ),
+    ),
+    Rule(
+        "stonith-disabled",
+        W,
+        "config",
+        "Fencing is disabled (stonith-enabled=false)",
+        _stonith_disabled,
+        subject=CLUSTER,
+        alert=AlertSpec(
+            "PacemakerStonithDisabled",
+            "30m",
+            "Cluster {{ $labels.cluster }}: fencing is disabled (stonith-enabled=false)",
+            "enable fencing: crm_attribute -t crm_config -n stonith-enabled -v true",
+        ),
+    ),
+    Rule(
+        "maintenance-mode",
+        W,
+        "config",
+        "The whole cluster is in maintenance mode",
+        _maintenance,
+        subject=CLUSTER,
+        alert=AlertSpec(
+            "PacemakerMaintenanceModeTooLong",
+            "1h",
+            "Cluster {{ $labels.cluster }} has been in maintenance mode for over an hour",
+            "finish the maintenance: crm_attribute -t crm_config -n maintenance-mode -v false",
+        ),
+    ),
+    Rule(
+        "stop-all-resources",
+        W,
+        "config",
+        "stop-all-resources is set",
+        _stop_all,
+        subject=CLUSTER,
+        alert=AlertSpec(
+            "PacemakerStopAllResources",
+            "15m",
+            "Cluster {{ $labels.cluster }}: stop-all-resources is set",
+            "crm_attribute -t crm_config -n stop-all-resources -v false",
+        ),
+    ),
+    Rule(
+        "no-quorum-policy-ignore",
+        W,
+        "config",
+        "no-quorum-policy=ignore on a cluster of 3 or more nodes",
+        _no_quorum_ignore,
+        subject=CLUSTER,
+        alert=AlertSpec(
+            "PacemakerNoQuorumPolicyIgnore",
+            "1h",
+            "Cluster {{ $labels.cluster }}: no-quorum-policy=ignore on 3 or more nodes",
+            "crm_attribute -t crm_config -n no-quorum-policy -v stop",
+        ),
+    ),
+    Rule(
+        "two-node-without-wait-for-all",
+        W,
+        "config",
+        "corosync two_node without wait_for_all",
+        _two_node_no_wfa,
+        subject=CLUSTER,
+        alert=AlertSpec(
+            "PacemakerTwoNodeWithoutWaitForAll",
+            "1h",
+            "Cluster {{ $labels.cluster }}: corosync two_node without wait_for_all",
+            "set wait_for_all: 1 in the quorum section of corosync.conf on both nodes",
+        ),
+    ),
+    Rule(
+        "cli-constraint-leftover",
+        W,
+        "config",
+        "A cli-ban/cli-prefer constraint left by a resource move or ban",
+        _cli_leftovers,
+        subject=OTHER,
+        alert=AlertSpec(
+            "PacemakerCliConstraintLeftover",
+            "1h",
+            "Cluster {{ $labels.cluster }}: constraint {{ $labels.subject }} was left by a move or ban",
+            "crm_resource --clear -r <resource> once the move is no longer wanted",
+        ),
+    ),
+    Rule(
+        "resource-without-monitor",
+        W,
+        "config",
+        "A resource has no recurring monitor operation",
+        _no_monitor,
+        subject=RESOURCE,
+        alert=AlertSpec(
+            "PacemakerResourceWithoutMonitor",
+            "1h",
+            "Cluster {{ $labels.cluster }}: resource {{ $labels.resource }} has no recurring monitor",
+            "add op monitor interval=... so that its failures are seen",
+        ),
+    ),
+    Rule(
+        "mixed-version",
+        W,
+        "config",
+        "Nodes run different Pacemaker versions",
+        _mixed_version,
+        subject=CLUSTER,
+        alert=AlertSpec(
+            "PacemakerMixedVersion",
+            "12h",
+            "Cluster {{ $labels.cluster }}: nodes run different Pacemaker versions",
+            "finish the rolling upgrade",
+        ),
+    ),
 )
 
 RULES_BY_CODE: Dict[str, Rule] = {r.code: r for r in RULES}
 
 #: rules that need crm_mon's status; without it they would report absence as health
 _NEEDS_STATUS = {r.code for r in RULES if r.category in ("node", "resource", "fencing", "ticket")} | {
-    "no-dc", "stonith-disabled", "maintenance-mode", "stop-all-resources"}
+    "no-dc",
+    "stonith-disabled",
+    "maintenance-mode",
+    "stop-all-resources",
+}
 
 
 def evaluate(snapshot: Snapshot, settings: Optional[HealthSettings] = None) -> Tuple[Finding, ...]:

@@ -11,7 +11,6 @@ from typing import Any, Dict
 log = logging.getLogger("pacemaker_exporter")
 
 
-
 class _LogfmtFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
@@ -45,12 +44,17 @@ def setup_logging(level: str = "info", fmt: str = "logfmt", stream: Any = None) 
     handler.setFormatter(_JsonFormatter() if fmt == "json" else _LogfmtFormatter())
     log.handlers[:] = [handler]
     log.propagate = False
-    log.setLevel({"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
-                  "error": logging.ERROR, "off": logging.CRITICAL + 10}[level])
+    log.setLevel(
+        {
+            "debug": logging.DEBUG,
+            "info": logging.INFO,
+            "warn": logging.WARNING,
+            "error": logging.ERROR,
+            "off": logging.CRITICAL + 10,
+        }[level]
+    )
 
 
 def log_event(level: int, msg: str, **fields: Any) -> None:
     """One log line with structured fields (key=value in logfmt, keys in JSON)."""
     log.log(level, msg, extra={"fields": fields})
-
-

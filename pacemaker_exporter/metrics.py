@@ -32,15 +32,23 @@ from pacemaker_exporter.model import Snapshot
 SUM, MAX = "sum", "max"
 
 #: Statuses of pacemaker_node_status (the contract and ha_cluster_exporter's list).
-NODE_STATUSES = ("online", "standby", "standby_onfail", "maintenance", "pending", "unclean", "shutdown",
-                 "expected_up", "dc")
+NODE_STATUSES = ("online", "standby", "standby_onfail", "maintenance", "pending", "unclean", "shutdown", "expected_up", "dc")
 SOURCE_NAMES = ("crm_mon", "cibadmin", "corosync-cfgtool-s", "corosync-cfgtool-n", "corosync-quorumtool")
 ERROR_KINDS = ("missing", "permission", "timeout", "exit", "parse", "unavailable", "error")
-PACEMAKERD_STATES = ("init", "starting_daemons", "wait_for_ping", "running", "shutting_down",
-                     "shutdown_complete", "remote")
+PACEMAKERD_STATES = ("init", "starting_daemons", "wait_for_ping", "running", "shutting_down", "shutdown_complete", "remote")
 NO_QUORUM_POLICIES = ("stop", "freeze", "ignore", "demote", "fence", "suicide")
-QUORUM_FLAGS = ("Quorate", "WaitForAll", "2Node", "LastManStanding", "AutoTieBreaker", "AllowDownscale",
-                "Qdevice", "QdeviceAlive", "QdeviceCastVote", "QdeviceMasterWins")
+QUORUM_FLAGS = (
+    "Quorate",
+    "WaitForAll",
+    "2Node",
+    "LastManStanding",
+    "AutoTieBreaker",
+    "AllowDownscale",
+    "Qdevice",
+    "QdeviceAlive",
+    "QdeviceCastVote",
+    "QdeviceMasterWins",
+)
 NODE_HEALTH = ("green", "yellow", "red")
 
 
@@ -74,168 +82,388 @@ G, C = "gauge", "counter"
 
 # --- cluster -----------------------------------------------------------------------------------------
 UP = _f("cluster", "pacemaker_up", G, (), "1 when the last collection got crm_mon's status, else 0.", MAX)
-VERSION_INFO = _f("cluster", "pacemaker_version_info", G, ("version", "stack", "format"),
-                  "1, naming the DC's Pacemaker version, the cluster stack and crm_mon's output format.", MAX)
-DC_INFO = _f("cluster", "pacemaker_dc_info", G, ("node",), "1, naming this partition's DC (absent when there is none).",
-             MAX)
-QUORATE = _f("cluster", "pacemaker_quorate", G, (),
-             "1 when this node's partition has quorum (corosync's view, else the DC's).", MAX)
-PARTITION_QUORUM = _f("cluster", "pacemaker_partition_with_quorum", G, (),
-                      "1 when the DC says its partition has quorum (crm_mon's summary).", MAX)
-MIXED_VERSION = _f("cluster", "pacemaker_mixed_version", G, (), "1 when the nodes run different Pacemaker versions.",
-                   MAX)
-PACEMAKERD_STATE = _f("cluster", "pacemaker_pacemakerd_state", G, ("state",),
-                      "1 for pacemakerd's current state, 0 for the other known states (absent when not reported).",
-                      MAX)
-LAST_UPDATE = _f("cluster", "pacemaker_last_update_timestamp_seconds", G, (),
-                 "When crm_mon produced the status (its own clock).", MAX)
-LAST_CHANGE = _f("cluster", "pacemaker_last_change_timestamp_seconds", G, (),
-                 "When the CIB was last changed (absent when crm_mon printed none).", MAX)
+VERSION_INFO = _f(
+    "cluster",
+    "pacemaker_version_info",
+    G,
+    ("version", "stack", "format"),
+    "1, naming the DC's Pacemaker version, the cluster stack and crm_mon's output format.",
+    MAX,
+)
+DC_INFO = _f("cluster", "pacemaker_dc_info", G, ("node",), "1, naming this partition's DC (absent when there is none).", MAX)
+QUORATE = _f(
+    "cluster", "pacemaker_quorate", G, (), "1 when this node's partition has quorum (corosync's view, else the DC's).", MAX
+)
+PARTITION_QUORUM = _f(
+    "cluster",
+    "pacemaker_partition_with_quorum",
+    G,
+    (),
+    "1 when the DC says its partition has quorum (crm_mon's summary).",
+    MAX,
+)
+MIXED_VERSION = _f("cluster", "pacemaker_mixed_version", G, (), "1 when the nodes run different Pacemaker versions.", MAX)
+PACEMAKERD_STATE = _f(
+    "cluster",
+    "pacemaker_pacemakerd_state",
+    G,
+    ("state",),
+    "1 for pacemakerd's current state, 0 for the other known states (absent when not reported).",
+    MAX,
+)
+LAST_UPDATE = _f(
+    "cluster", "pacemaker_last_update_timestamp_seconds", G, (), "When crm_mon produced the status (its own clock).", MAX
+)
+LAST_CHANGE = _f(
+    "cluster",
+    "pacemaker_last_change_timestamp_seconds",
+    G,
+    (),
+    "When the CIB was last changed (absent when crm_mon printed none).",
+    MAX,
+)
 NODES_CONFIGURED = _f("cluster", "pacemaker_nodes_configured", G, (), "Nodes configured in the cluster.", MAX)
 RESOURCES_CONFIGURED = _f("cluster", "pacemaker_resources_configured", G, (), "Resource instances configured.", MAX)
 RESOURCES_DISABLED = _f("cluster", "pacemaker_resources_disabled", G, (), "Resource instances disabled.", MAX)
 RESOURCES_BLOCKED = _f("cluster", "pacemaker_resources_blocked", G, (), "Resource instances blocked.", MAX)
-STONITH_ENABLED = _f("cluster", "pacemaker_stonith_enabled", G, (),
-                     "1 when fencing is enabled (fencing-enabled; stonith-enabled before Pacemaker 3.0.2); "
-                     "absent when crm_mon printed neither.", MAX)
+STONITH_ENABLED = _f(
+    "cluster",
+    "pacemaker_stonith_enabled",
+    G,
+    (),
+    "1 when fencing is enabled (fencing-enabled; stonith-enabled before Pacemaker 3.0.2); "
+    "absent when crm_mon printed neither.",
+    MAX,
+)
 MAINTENANCE_MODE = _f("cluster", "pacemaker_maintenance_mode", G, (), "1 when cluster-wide maintenance-mode is on.", MAX)
-STOP_ALL = _f("cluster", "pacemaker_stop_all_resources", G, (), "1 when the stop-all-resources cluster option is on.",
-              MAX)
+STOP_ALL = _f("cluster", "pacemaker_stop_all_resources", G, (), "1 when the stop-all-resources cluster option is on.", MAX)
 SYMMETRIC = _f("cluster", "pacemaker_symmetric_cluster", G, (), "1 when the symmetric-cluster option is on.", MAX)
-NO_QUORUM_POLICY = _f("cluster", "pacemaker_no_quorum_policy", G, ("policy",),
-                      "1 for the current no-quorum-policy, 0 for the other known policies.", MAX)
+NO_QUORUM_POLICY = _f(
+    "cluster",
+    "pacemaker_no_quorum_policy",
+    G,
+    ("policy",),
+    "1 for the current no-quorum-policy, 0 for the other known policies.",
+    MAX,
+)
 STONITH_TIMEOUT = _f("cluster", "pacemaker_stonith_timeout_seconds", G, (), "The stonith-timeout cluster option.", MAX)
-PRIORITY_FENCING_DELAY = _f("cluster", "pacemaker_priority_fencing_delay_seconds", G, (),
-                            "The priority-fencing-delay cluster option.", MAX)
-ALERTS_CONFIGURED = _f("cluster", "pacemaker_alerts_configured", G, (),
-                       "Alert agents configured in the CIB (from cibadmin).", MAX)
-PRIMITIVES_WITHOUT_MONITOR = _f("cluster", "pacemaker_resources_without_monitor", G, (),
-                                "Primitives (stonith included) with no recurring monitor operation (from cibadmin).",
-                                MAX)
+PRIORITY_FENCING_DELAY = _f(
+    "cluster", "pacemaker_priority_fencing_delay_seconds", G, (), "The priority-fencing-delay cluster option.", MAX
+)
+ALERTS_CONFIGURED = _f(
+    "cluster", "pacemaker_alerts_configured", G, (), "Alert agents configured in the CIB (from cibadmin).", MAX
+)
+PRIMITIVES_WITHOUT_MONITOR = _f(
+    "cluster",
+    "pacemaker_resources_without_monitor",
+    G,
+    (),
+    "Primitives (stonith included) with no recurring monitor operation (from cibadmin).",
+    MAX,
+)
 
 # --- nodes -------------------------------------------------------------------------------------------
-NODE_STATUS = _f("nodes", "pacemaker_node_status", G, ("node", "type", "status"),
-                 "1 when the node is in that status, else 0; one series per node and status "
-                 "(online, standby, standby_onfail, maintenance, pending, unclean, shutdown, expected_up, dc).", MAX)
+NODE_STATUS = _f(
+    "nodes",
+    "pacemaker_node_status",
+    G,
+    ("node", "type", "status"),
+    "1 when the node is in that status, else 0; one series per node and status "
+    "(online, standby, standby_onfail, maintenance, pending, unclean, shutdown, expected_up, dc).",
+    MAX,
+)
 NODE_INFO = _f("nodes", "pacemaker_node_info", G, ("node", "id", "type"), "1 per node, naming its id and type.", MAX)
-NODE_HEALTH_STATE = _f("nodes", "pacemaker_node_health", G, ("node", "health"),
-                       "1 for the node's health colour (green, yellow, red), 0 for the others "
-                       "(absent when Pacemaker reports none).", MAX)
-NODE_RESOURCES_RUNNING = _f("nodes", "pacemaker_node_resources_running", G, ("node",),
-                            "Resource instances running on the node.", MAX)
+NODE_HEALTH_STATE = _f(
+    "nodes",
+    "pacemaker_node_health",
+    G,
+    ("node", "health"),
+    "1 for the node's health colour (green, yellow, red), 0 for the others (absent when Pacemaker reports none).",
+    MAX,
+)
+NODE_RESOURCES_RUNNING = _f(
+    "nodes", "pacemaker_node_resources_running", G, ("node",), "Resource instances running on the node.", MAX
+)
 
 # --- resources ---------------------------------------------------------------------------------------
-RES_INSTANCES = _f("resources", "pacemaker_resource_instances", G, ("resource", "parent", "agent", "node", "role"),
-                   "Resource instances in that role on that node (node=\"\" when stopped); clone, bundle and "
-                   "cloned-group instances included.")
-RES_FAILED = _f("resources", "pacemaker_resource_failed", G, ("resource", "parent", "node"),
-                "Failed instances of the resource on the node.")
-RES_FLAGS = _f("resources", "pacemaker_resource_flag_instances", G, ("resource", "parent", "node", "flag"),
-               "Instances of the resource on the node with that flag (blocked, orphaned, unmanaged, "
-               "failure_ignored, disabled, pending); only flags held by at least one instance.")
-PARENT_INFO = _f("resources", "pacemaker_resource_parent_info", G, ("parent", "kind", "outer"),
-                 "1 per group, clone and bundle (kind), naming the clone a cloned group belongs to (outer).", MAX)
-PARENT_DISABLED = _f("resources", "pacemaker_resource_parent_disabled", G, ("parent", "kind"),
-                     "1 when the group, clone or bundle is disabled (target-role Stopped).", MAX)
-PARENT_MANAGED = _f("resources", "pacemaker_resource_parent_managed", G, ("parent", "kind"),
-                    "1 when the group, clone or bundle is managed.", MAX)
+RES_INSTANCES = _f(
+    "resources",
+    "pacemaker_resource_instances",
+    G,
+    ("resource", "parent", "agent", "node", "role"),
+    'Resource instances in that role on that node (node="" when stopped); clone, bundle and '
+    "cloned-group instances included.",
+)
+RES_FAILED = _f(
+    "resources",
+    "pacemaker_resource_failed",
+    G,
+    ("resource", "parent", "node"),
+    "Failed instances of the resource on the node.",
+)
+RES_FLAGS = _f(
+    "resources",
+    "pacemaker_resource_flag_instances",
+    G,
+    ("resource", "parent", "node", "flag"),
+    "Instances of the resource on the node with that flag (blocked, orphaned, unmanaged, "
+    "failure_ignored, disabled, pending); only flags held by at least one instance.",
+)
+PARENT_INFO = _f(
+    "resources",
+    "pacemaker_resource_parent_info",
+    G,
+    ("parent", "kind", "outer"),
+    "1 per group, clone and bundle (kind), naming the clone a cloned group belongs to (outer).",
+    MAX,
+)
+PARENT_DISABLED = _f(
+    "resources",
+    "pacemaker_resource_parent_disabled",
+    G,
+    ("parent", "kind"),
+    "1 when the group, clone or bundle is disabled (target-role Stopped).",
+    MAX,
+)
+PARENT_MANAGED = _f(
+    "resources",
+    "pacemaker_resource_parent_managed",
+    G,
+    ("parent", "kind"),
+    "1 when the group, clone or bundle is managed.",
+    MAX,
+)
 
 # --- history / failures ------------------------------------------------------------------------------
 # "failcount" is Pacemaker's own word (crm_failcount); the former name pacemaker_resource_fail_count
 # failed `promtool check metrics` (a _count suffix belongs to summaries and histograms)
-FAIL_COUNT = _f("history", "pacemaker_resource_failcount", G, ("resource", "node"),
-                "Fail count from the node history (1000000 = INFINITY). Named after Pacemaker's crm_failcount; "
-                "formerly pacemaker_resource_fail_count, which promtool rejects (_count is for summaries).",
-                MAX)
-MIGRATION_THRESHOLD = _f("history", "pacemaker_resource_migration_threshold", G, ("resource", "node"),
-                         "The migration-threshold from the node history (1000000 = INFINITY).", MAX)
-LAST_FAILURE = _f("history", "pacemaker_resource_last_failure_timestamp_seconds", G, ("resource", "node"),
-                  "When the resource last failed on the node (absent without failure).", MAX)
-FAILED_ACTIONS = _f("history", "pacemaker_failed_actions", G, ("resource", "node", "task"),
-                    "Failed actions listed by crm_mon.")
-FAILED_ACTION_LAST = _f("history", "pacemaker_failed_action_last_timestamp_seconds", G, ("resource", "node", "task"),
-                        "When the newest such failed action happened (last-rc-change).", MAX)
+FAIL_COUNT = _f(
+    "history",
+    "pacemaker_resource_failcount",
+    G,
+    ("resource", "node"),
+    "Fail count from the node history (1000000 = INFINITY). Named after Pacemaker's crm_failcount; "
+    "formerly pacemaker_resource_fail_count, which promtool rejects (_count is for summaries).",
+    MAX,
+)
+MIGRATION_THRESHOLD = _f(
+    "history",
+    "pacemaker_resource_migration_threshold",
+    G,
+    ("resource", "node"),
+    "The migration-threshold from the node history (1000000 = INFINITY).",
+    MAX,
+)
+LAST_FAILURE = _f(
+    "history",
+    "pacemaker_resource_last_failure_timestamp_seconds",
+    G,
+    ("resource", "node"),
+    "When the resource last failed on the node (absent without failure).",
+    MAX,
+)
+FAILED_ACTIONS = _f(
+    "history", "pacemaker_failed_actions", G, ("resource", "node", "task"), "Failed actions listed by crm_mon."
+)
+FAILED_ACTION_LAST = _f(
+    "history",
+    "pacemaker_failed_action_last_timestamp_seconds",
+    G,
+    ("resource", "node", "task"),
+    "When the newest such failed action happened (last-rc-change).",
+    MAX,
+)
 
 # --- fencing -----------------------------------------------------------------------------------------
-FENCE_EVENTS = _f("fencing", "pacemaker_fence_history_events", G, ("target", "action", "status"),
-                  "Events in crm_mon's fence history (status success, failed, pending).")
-FENCE_LAST = _f("fencing", "pacemaker_fence_history_last_timestamp_seconds", G, ("target", "action", "status"),
-                "Completion time of the newest such fence event.", MAX)
+FENCE_EVENTS = _f(
+    "fencing",
+    "pacemaker_fence_history_events",
+    G,
+    ("target", "action", "status"),
+    "Events in crm_mon's fence history (status success, failed, pending).",
+)
+FENCE_LAST = _f(
+    "fencing",
+    "pacemaker_fence_history_last_timestamp_seconds",
+    G,
+    ("target", "action", "status"),
+    "Completion time of the newest such fence event.",
+    MAX,
+)
 
 # --- tickets / bans ----------------------------------------------------------------------------------
 TICKET_GRANTED = _f("tickets", "pacemaker_ticket_granted", G, ("ticket",), "1 when the ticket is granted.", MAX)
 TICKET_STANDBY = _f("tickets", "pacemaker_ticket_standby", G, ("ticket",), "1 when the ticket is in standby.", MAX)
-TICKET_LAST_GRANTED = _f("tickets", "pacemaker_ticket_last_granted_timestamp_seconds", G, ("ticket",),
-                         "When the ticket was last granted.", MAX)
-BANS = _f("tickets", "pacemaker_resource_bans", G, ("resource", "node"),
-          "Location constraints with a negative score keeping the resource off the node.")
-CLI_CONSTRAINTS = _f("tickets", "pacemaker_cli_location_constraint", G, ("constraint", "resource", "node"),
-                     "1 per location constraint left behind by crm_resource --ban/--move (cli-ban-, cli-prefer-).",
-                     MAX)
+TICKET_LAST_GRANTED = _f(
+    "tickets", "pacemaker_ticket_last_granted_timestamp_seconds", G, ("ticket",), "When the ticket was last granted.", MAX
+)
+BANS = _f(
+    "tickets",
+    "pacemaker_resource_bans",
+    G,
+    ("resource", "node"),
+    "Location constraints with a negative score keeping the resource off the node.",
+)
+CLI_CONSTRAINTS = _f(
+    "tickets",
+    "pacemaker_cli_location_constraint",
+    G,
+    ("constraint", "resource", "node"),
+    "1 per location constraint left behind by crm_resource --ban/--move (cli-ban-, cli-prefer-).",
+    MAX,
+)
 
 # --- corosync links ----------------------------------------------------------------------------------
-LINK_CONNECTED = _f("corosync", "corosync_link_connected", G, ("link", "peer_id", "peer"),
-                    "1 when the knet link to the peer is connected (corosync 2 rings: peer_id=\"\").", MAX)
-LINK_ENABLED = _f("corosync", "corosync_link_enabled", G, ("link", "peer_id", "peer"),
-                  "1 when the knet link to the peer is enabled (absent when not reported).", MAX)
-LINK_MTU = _f("corosync", "corosync_link_mtu_bytes", G, ("link", "peer_id", "peer"), "The knet MTU of the link to the peer.",
-              MAX)
-PEER_REACHABLE = _f("corosync", "corosync_peer_reachable", G, ("peer_id", "peer"),
-                    "1 when corosync-cfgtool -n reports the peer reachable.", MAX)
-TRANSPORT_INFO = _f("corosync", "corosync_transport_info", G, ("transport", "local_node_id"),
-                    "1, naming corosync's transport and this node's id.", MAX)
+LINK_CONNECTED = _f(
+    "corosync",
+    "corosync_link_connected",
+    G,
+    ("link", "peer_id", "peer"),
+    '1 when the knet link to the peer is connected (corosync 2 rings: peer_id="").',
+    MAX,
+)
+LINK_ENABLED = _f(
+    "corosync",
+    "corosync_link_enabled",
+    G,
+    ("link", "peer_id", "peer"),
+    "1 when the knet link to the peer is enabled (absent when not reported).",
+    MAX,
+)
+LINK_MTU = _f(
+    "corosync", "corosync_link_mtu_bytes", G, ("link", "peer_id", "peer"), "The knet MTU of the link to the peer.", MAX
+)
+PEER_REACHABLE = _f(
+    "corosync",
+    "corosync_peer_reachable",
+    G,
+    ("peer_id", "peer"),
+    "1 when corosync-cfgtool -n reports the peer reachable.",
+    MAX,
+)
+TRANSPORT_INFO = _f(
+    "corosync",
+    "corosync_transport_info",
+    G,
+    ("transport", "local_node_id"),
+    "1, naming corosync's transport and this node's id.",
+    MAX,
+)
 
 # --- quorum ------------------------------------------------------------------------------------------
 CS_QUORATE = _f("quorum", "corosync_quorate", G, (), "1 when corosync says this partition is quorate.", MAX)
 CS_BLOCKED = _f("quorum", "corosync_quorum_activity_blocked", G, (), "1 when corosync reports 'Activity blocked'.", MAX)
 CS_VOTES = _f("quorum", "corosync_votes", G, ("type",), "Quorum votes: expected, highest_expected, total, quorum.", MAX)
 CS_NODES = _f("quorum", "corosync_nodes", G, (), "Nodes in this partition's membership.", MAX)
-CS_MEMBER_VOTES = _f("quorum", "corosync_member_votes", G, ("node_id", "node", "local"),
-                     "Votes each member contributes (local=true for this node).", MAX)
-CS_FLAG = _f("quorum", "corosync_quorum_flag", G, ("flag",),
-             "1 when votequorum reports the flag, 0 for the other known flags.", MAX)
-CS_QDEVICE = _f("quorum", "corosync_qdevice_voting", G, (),
-                "1 when a configured qdevice votes (absent without qdevice).", MAX)
+CS_MEMBER_VOTES = _f(
+    "quorum",
+    "corosync_member_votes",
+    G,
+    ("node_id", "node", "local"),
+    "Votes each member contributes (local=true for this node).",
+    MAX,
+)
+CS_FLAG = _f(
+    "quorum", "corosync_quorum_flag", G, ("flag",), "1 when votequorum reports the flag, 0 for the other known flags.", MAX
+)
+CS_QDEVICE = _f(
+    "quorum", "corosync_qdevice_voting", G, (), "1 when a configured qdevice votes (absent without qdevice).", MAX
+)
 CS_QDEVICE_VOTES = _f("quorum", "corosync_qdevice_votes", G, (), "Votes of the qdevice (absent without qdevice).", MAX)
 
 # --- findings ----------------------------------------------------------------------------------------
-FINDING = _f("findings", "pacemaker_finding", G, ("code", "severity", "subject"),
-             "1 per active health finding (the rule table of health.py).", MAX)
-FINDINGS = _f("findings", "pacemaker_findings", G, ("severity",),
-              "Active findings per severity (ok, warning, unknown, critical), zeros included.")
+FINDING = _f(
+    "findings",
+    "pacemaker_finding",
+    G,
+    ("code", "severity", "subject"),
+    "1 per active health finding (the rule table of health.py).",
+    MAX,
+)
+FINDINGS = _f(
+    "findings",
+    "pacemaker_findings",
+    G,
+    ("severity",),
+    "Active findings per severity (ok, warning, unknown, critical), zeros included.",
+)
 
 # --- events (alert agent store) ----------------------------------------------------------------------
-FENCING_EVENTS = _f("events", "pacemaker_fencing_events_total", C, ("target", "action", "result"),
-                    "Fencing events recorded by the alert agent.")
-RESOURCE_EVENTS = _f("events", "pacemaker_resource_events_total", C, ("resource", "operation", "node", "result"),
-                     "Resource operation events recorded by the alert agent.")
-NODE_EVENTS = _f("events", "pacemaker_node_events_total", C, ("node", "event"),
-                 "Node membership events (member, lost) recorded by the alert agent.")
-EVENTS_STORED = _f("events", "pacemaker_exporter_events_stored", G, (), "Events currently kept in the event store.",
-                   MAX)
-EVENTS_STORE_UP = _f("events", "pacemaker_exporter_events_store_up", G, (),
-                     "1 when the event store could be read at the last refresh.", MAX)
+FENCING_EVENTS = _f(
+    "events",
+    "pacemaker_fencing_events_total",
+    C,
+    ("target", "action", "result"),
+    "Fencing events recorded by the alert agent.",
+)
+RESOURCE_EVENTS = _f(
+    "events",
+    "pacemaker_resource_events_total",
+    C,
+    ("resource", "operation", "node", "result"),
+    "Resource operation events recorded by the alert agent.",
+)
+NODE_EVENTS = _f(
+    "events",
+    "pacemaker_node_events_total",
+    C,
+    ("node", "event"),
+    "Node membership events (member, lost) recorded by the alert agent.",
+)
+EVENTS_STORED = _f("events", "pacemaker_exporter_events_stored", G, (), "Events currently kept in the event store.", MAX)
+EVENTS_STORE_UP = _f(
+    "events", "pacemaker_exporter_events_store_up", G, (), "1 when the event store could be read at the last refresh.", MAX
+)
 
 # --- self-metrics ------------------------------------------------------------------------------------
 BUILD_INFO = _f("self", "pacemaker_exporter_build_info", G, ("version",), "1, naming the exporter's version.", MAX)
 SNAPSHOT_AGE = _f("self", "pacemaker_exporter_snapshot_age_seconds", G, (), "Age of the served snapshot.", MAX)
-SNAPSHOT_TS = _f("self", "pacemaker_exporter_snapshot_timestamp_seconds", G, (), "When the served snapshot was taken.",
-                 MAX)
-SOURCE_UP = _f("self", "pacemaker_exporter_source_up", G, ("source",),
-               "1 when the source's last run succeeded (absent when the source is not used).", MAX)
-SOURCE_FAILED = _f("self", "pacemaker_exporter_source_failed", G, ("source", "kind"),
-                   "1 when the source's last run failed, naming why (kind as in source_errors_total); "
-                   "the full error is in the log and /snapshot.json.", MAX)
-SOURCE_DURATION = _f("self", "pacemaker_exporter_source_duration_seconds", G, ("source",),
-                     "How long the source's last run took.", MAX)
-SOURCE_ERRORS = _f("self", "pacemaker_exporter_source_errors_total", C, ("source", "kind"),
-                   "Failed runs of the source by kind (missing, permission, timeout, exit, parse, unavailable, error).")
+SNAPSHOT_TS = _f("self", "pacemaker_exporter_snapshot_timestamp_seconds", G, (), "When the served snapshot was taken.", MAX)
+SOURCE_UP = _f(
+    "self",
+    "pacemaker_exporter_source_up",
+    G,
+    ("source",),
+    "1 when the source's last run succeeded (absent when the source is not used).",
+    MAX,
+)
+SOURCE_FAILED = _f(
+    "self",
+    "pacemaker_exporter_source_failed",
+    G,
+    ("source", "kind"),
+    "1 when the source's last run failed, naming why (kind as in source_errors_total); "
+    "the full error is in the log and /snapshot.json.",
+    MAX,
+)
+SOURCE_DURATION = _f(
+    "self", "pacemaker_exporter_source_duration_seconds", G, ("source",), "How long the source's last run took.", MAX
+)
+SOURCE_ERRORS = _f(
+    "self",
+    "pacemaker_exporter_source_errors_total",
+    C,
+    ("source", "kind"),
+    "Failed runs of the source by kind (missing, permission, timeout, exit, parse, unavailable, error).",
+)
 COMMAND_RUNS = _f("self", "pacemaker_exporter_command_runs_total", C, ("source",), "Commands started, per source.")
 COLLECTIONS = _f("self", "pacemaker_exporter_collections_total", C, (), "Collections (snapshot refreshes) made.")
-COLLECTION_DURATION = _f("self", "pacemaker_exporter_collection_duration_seconds", G, (),
-                         "How long the last collection took (all sources run concurrently).", MAX)
-REFRESH_INTERVAL = _f("self", "pacemaker_exporter_refresh_interval_seconds", G, (),
-                      "The configured refresh interval (--refresh-interval).", MAX)
+COLLECTION_DURATION = _f(
+    "self",
+    "pacemaker_exporter_collection_duration_seconds",
+    G,
+    (),
+    "How long the last collection took (all sources run concurrently).",
+    MAX,
+)
+REFRESH_INTERVAL = _f(
+    "self",
+    "pacemaker_exporter_refresh_interval_seconds",
+    G,
+    (),
+    "The configured refresh interval (--refresh-interval).",
+    MAX,
+)
 SCRAPES = _f("self", "pacemaker_exporter_scrapes_total", C, (), "Scrapes of the metrics endpoint served.")
 
 
@@ -356,8 +584,12 @@ def cluster_metrics(s: Snapshot, m: _Builder) -> None:
         m(LAST_UPDATE).add(summary.last_update)
     if summary.last_change is not None:
         m(LAST_CHANGE).add(summary.last_change)
-    for name, value in ((NODES_CONFIGURED, summary.nodes_configured), (RESOURCES_CONFIGURED, summary.resources_configured),
-                        (RESOURCES_DISABLED, summary.resources_disabled), (RESOURCES_BLOCKED, summary.resources_blocked)):
+    for name, value in (
+        (NODES_CONFIGURED, summary.nodes_configured),
+        (RESOURCES_CONFIGURED, summary.resources_configured),
+        (RESOURCES_DISABLED, summary.resources_disabled),
+        (RESOURCES_BLOCKED, summary.resources_blocked),
+    ):
         if value is not None:
             m(name).add(value)
     o = summary.options
@@ -379,9 +611,17 @@ def cluster_metrics(s: Snapshot, m: _Builder) -> None:
 
 def node_metrics(s: Snapshot, m: _Builder) -> None:
     for n in s.nodes:
-        flags = {"online": n.online, "standby": n.standby, "standby_onfail": n.standby_onfail,
-                 "maintenance": n.maintenance, "pending": n.pending, "unclean": n.unclean, "shutdown": n.shutdown,
-                 "expected_up": n.expected_up, "dc": n.is_dc}
+        flags = {
+            "online": n.online,
+            "standby": n.standby,
+            "standby_onfail": n.standby_onfail,
+            "maintenance": n.maintenance,
+            "pending": n.pending,
+            "unclean": n.unclean,
+            "shutdown": n.shutdown,
+            "expected_up": n.expected_up,
+            "dc": n.is_dc,
+        }
         for status in NODE_STATUSES:
             m(NODE_STATUS).add(_b(flags[status]), n.name, n.type, status)
         m(NODE_INFO).add(1, n.name, n.id, n.type)
@@ -400,9 +640,14 @@ def resource_metrics(s: Snapshot, m: _Builder) -> None:
         for node in nodes:  # a multi-active resource counts once per node it is active on
             instances.add(1, r.id, parent, r.agent, node, r.role)
             failed.add(_b(r.failed), r.id, parent, node)
-            for flag, on in (("blocked", r.blocked), ("orphaned", r.orphaned), ("unmanaged", not r.managed),
-                             ("failure_ignored", r.failure_ignored), ("disabled", r.disabled),
-                             ("pending", bool(r.pending))):
+            for flag, on in (
+                ("blocked", r.blocked),
+                ("orphaned", r.orphaned),
+                ("unmanaged", not r.managed),
+                ("failure_ignored", r.failure_ignored),
+                ("disabled", r.disabled),
+                ("pending", bool(r.pending)),
+            ):
                 if on:
                     flags.add(1, r.id, parent, node, flag)
     for p in s.parents:
@@ -481,8 +726,12 @@ def quorum_metrics(s: Snapshot, m: _Builder) -> None:
         return
     m(CS_QUORATE).add(_b(q.quorate))
     m(CS_BLOCKED).add(_b(q.activity_blocked))
-    for t, v in (("expected", q.expected_votes), ("highest_expected", q.highest_expected), ("total", q.total_votes),
-                 ("quorum", q.quorum)):
+    for t, v in (
+        ("expected", q.expected_votes),
+        ("highest_expected", q.highest_expected),
+        ("total", q.total_votes),
+        ("quorum", q.quorum),
+    ):
         if v is not None:
             m(CS_VOTES).add(v, t)
     if q.nodes is not None:
@@ -553,8 +802,13 @@ Extra = Callable[[Snapshot, Tuple[Finding, ...]], Iterable[Metric]]
 class SnapshotCollector(_Collector):
     """A prometheus_client collector over one snapshot: its families never change, so render it once."""
 
-    def __init__(self, snapshot: Snapshot, findings: Iterable[Finding], stats: Optional[ExporterStats] = None,
-                 extra: Sequence[Extra] = ()) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        findings: Iterable[Finding],
+        stats: Optional[ExporterStats] = None,
+        extra: Sequence[Extra] = (),
+    ) -> None:
         self.snapshot = snapshot
         self.findings = tuple(findings)
         self.stats = stats if stats is not None else ExporterStats.from_snapshot(snapshot)
@@ -601,8 +855,15 @@ def render(*collectors: _Collector) -> bytes:
     return generate_latest(registry)
 
 
-def exposition(snapshot: Snapshot, findings: Iterable[Finding], stats: Optional[ExporterStats] = None,
-               extra: Sequence[Extra] = (), now: Optional[float] = None, scrapes: int = 0) -> bytes:
+def exposition(
+    snapshot: Snapshot,
+    findings: Iterable[Finding],
+    stats: Optional[ExporterStats] = None,
+    extra: Sequence[Extra] = (),
+    now: Optional[float] = None,
+    scrapes: int = 0,
+) -> bytes:
     """One complete exposition: the snapshot's families and the per-scrape ones."""
-    return (render(SnapshotCollector(snapshot, findings, stats, extra))
-            + render(ScrapeCollector(cluster_label(snapshot), snapshot.taken_at, scrapes, now)))
+    return render(SnapshotCollector(snapshot, findings, stats, extra)) + render(
+        ScrapeCollector(cluster_label(snapshot), snapshot.taken_at, scrapes, now)
+    )

@@ -40,37 +40,98 @@ class CollectOptions:
 def collect_options(func: F) -> F:
     """Add the shared flags; the wrapped command receives one `collect: CollectOptions`."""
 
-    @click.option("--crm-mon-path", default="crm_mon", show_default=True, envvar="PACEMAKER_EXPORTER_CRM_MON_PATH",
-                  help="Path of crm_mon.")
-    @click.option("--cibadmin-path", default="cibadmin", show_default=True,
-                  envvar="PACEMAKER_EXPORTER_CIBADMIN_PATH", help="Path of cibadmin.")
-    @click.option("--corosync-cfgtool-path", default="corosync-cfgtool", show_default=True,
-                  envvar="PACEMAKER_EXPORTER_COROSYNC_CFGTOOL_PATH", help="Path of corosync-cfgtool.")
-    @click.option("--corosync-quorumtool-path", default="corosync-quorumtool", show_default=True,
-                  envvar="PACEMAKER_EXPORTER_COROSYNC_QUORUMTOOL_PATH", help="Path of corosync-quorumtool.")
-    @click.option("--command-timeout", type=click.FloatRange(0.1, 300), default=5.0, show_default=True,
-                  envvar="PACEMAKER_EXPORTER_COMMAND_TIMEOUT",
-                  help="Seconds each command may run before its process group is killed.")
-    @click.option("--corosync/--no-corosync", "corosync", default=None,
-                  help="Run the corosync tools (default: yes, unless CIB_file is set).")
-    @click.option("--from", "saved_dir", type=click.Path(exists=True, file_okay=False), default=None,
-                  envvar="PACEMAKER_EXPORTER_FROM",
-                  help="Read saved command outputs from DIR (crm_mon.xml, cibadmin.xml, corosync-*.txt) "
-                       "instead of running the commands.")
-    @click.option("--cluster-name", default="", envvar="PACEMAKER_EXPORTER_CLUSTER_NAME",
-                  help="Cluster name for labels (default: the CIB's cluster-name, else corosync's cluster_name).")
-    @click.option("--severity", "severities", multiple=True, metavar="CODE=SEVERITY",
-                  help="Override a finding's severity, e.g. node-standby=ok (repeatable).")
-    @click.option("--demo", is_flag=True,
-                  help="Use the embedded sample cluster state: the real crm_mon renders a saved CIB "
-                       "(CIB_file), no cluster needed.")
-    @click.option("--fencing-recent", type=click.FloatRange(0), default=3600.0, show_default=True,
-                  help="Seconds during which a completed fencing is reported as fencing-happened.")
+    @click.option(
+        "--crm-mon-path",
+        default="crm_mon",
+        show_default=True,
+        envvar="PACEMAKER_EXPORTER_CRM_MON_PATH",
+        help="Path of crm_mon.",
+    )
+    @click.option(
+        "--cibadmin-path",
+        default="cibadmin",
+        show_default=True,
+        envvar="PACEMAKER_EXPORTER_CIBADMIN_PATH",
+        help="Path of cibadmin.",
+    )
+    @click.option(
+        "--corosync-cfgtool-path",
+        default="corosync-cfgtool",
+        show_default=True,
+        envvar="PACEMAKER_EXPORTER_COROSYNC_CFGTOOL_PATH",
+        help="Path of corosync-cfgtool.",
+    )
+    @click.option(
+        "--corosync-quorumtool-path",
+        default="corosync-quorumtool",
+        show_default=True,
+        envvar="PACEMAKER_EXPORTER_COROSYNC_QUORUMTOOL_PATH",
+        help="Path of corosync-quorumtool.",
+    )
+    @click.option(
+        "--command-timeout",
+        type=click.FloatRange(0.1, 300),
+        default=5.0,
+        show_default=True,
+        envvar="PACEMAKER_EXPORTER_COMMAND_TIMEOUT",
+        help="Seconds each command may run before its process group is killed.",
+    )
+    @click.option(
+        "--corosync/--no-corosync",
+        "corosync",
+        default=None,
+        help="Run the corosync tools (default: yes, unless CIB_file is set).",
+    )
+    @click.option(
+        "--from",
+        "saved_dir",
+        type=click.Path(exists=True, file_okay=False),
+        default=None,
+        envvar="PACEMAKER_EXPORTER_FROM",
+        help="Read saved command outputs from DIR (crm_mon.xml, cibadmin.xml, corosync-*.txt) "
+        "instead of running the commands.",
+    )
+    @click.option(
+        "--cluster-name",
+        default="",
+        envvar="PACEMAKER_EXPORTER_CLUSTER_NAME",
+        help="Cluster name for labels (default: the CIB's cluster-name, else corosync's cluster_name).",
+    )
+    @click.option(
+        "--severity",
+        "severities",
+        multiple=True,
+        metavar="CODE=SEVERITY",
+        help="Override a finding's severity, e.g. node-standby=ok (repeatable).",
+    )
+    @click.option(
+        "--demo",
+        is_flag=True,
+        help="Use the embedded sample cluster state: the real crm_mon renders a saved CIB (CIB_file), no cluster needed.",
+    )
+    @click.option(
+        "--fencing-recent",
+        type=click.FloatRange(0),
+        default=3600.0,
+        show_default=True,
+        help="Seconds during which a completed fencing is reported as fencing-happened.",
+    )
     @functools.wraps(func)
-    def wrapper(*args: Any, crm_mon_path: str, cibadmin_path: str, corosync_cfgtool_path: str,
-                corosync_quorumtool_path: str, command_timeout: float, corosync: Optional[bool],
-                saved_dir: Optional[str], cluster_name: str, severities: Tuple[str, ...],
-                fencing_recent: float, demo: bool, **kwargs: Any) -> Any:
+    def wrapper(
+        *args: Any,
+        crm_mon_path: str,
+        cibadmin_path: str,
+        corosync_cfgtool_path: str,
+        corosync_quorumtool_path: str,
+        command_timeout: float,
+        corosync: Optional[bool],
+        saved_dir: Optional[str],
+        cluster_name: str,
+        severities: Tuple[str, ...],
+        fencing_recent: float,
+        demo: bool,
+        **kwargs: Any,
+    ) -> Any:
         try:
             overrides = parse_severity_overrides(severities)
         except ValueError as exc:
@@ -80,9 +141,13 @@ def collect_options(func: F) -> F:
             corosync = False
         kwargs["collect"] = CollectOptions(
             sources=SourceConfig(
-                crm_mon_path=crm_mon_path, cibadmin_path=cibadmin_path,
-                corosync_cfgtool_path=corosync_cfgtool_path, corosync_quorumtool_path=corosync_quorumtool_path,
-                timeout=command_timeout, corosync=corosync, saved_dir=saved_dir,
+                crm_mon_path=crm_mon_path,
+                cibadmin_path=cibadmin_path,
+                corosync_cfgtool_path=corosync_cfgtool_path,
+                corosync_quorumtool_path=corosync_quorumtool_path,
+                timeout=command_timeout,
+                corosync=corosync,
+                saved_dir=saved_dir,
             ),
             health=HealthSettings(severities=overrides, fencing_recent_seconds=fencing_recent),
             cluster_name=cluster_name,

@@ -78,8 +78,7 @@ def from_jsonable(cls: Any, data: Any) -> Any:
         if not isinstance(data, dict):
             raise SnapshotFormatError(f"expected an object for {cls.__name__}")
         hints = _hints(cls)
-        kwargs = {f.name: from_jsonable(hints[f.name], data[f.name])
-                  for f in dataclasses.fields(cls) if f.name in data}
+        kwargs = {f.name: from_jsonable(hints[f.name], data[f.name]) for f in dataclasses.fields(cls) if f.name in data}
         try:
             return cls(**kwargs)
         except TypeError as exc:
@@ -124,5 +123,4 @@ def load_document(doc: Any) -> Tuple[model.Snapshot, Tuple[Finding, ...]]:
     return snapshot, findings
 
 
-__all__ = ["snapshot_document", "load_document", "to_jsonable", "from_jsonable", "SnapshotFormatError",
-           "SCHEMA_VERSION"]
+__all__ = ["snapshot_document", "load_document", "to_jsonable", "from_jsonable", "SnapshotFormatError", "SCHEMA_VERSION"]

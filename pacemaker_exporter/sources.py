@@ -20,8 +20,10 @@ from typing import Dict, Optional, Protocol, Tuple
 
 #: Hint given when a tool is refused access, because it is the fix in nearly every case.
 PERMISSION_HINT = "add this user to the 'haclient' group (it reads the CIB through it)"
-COROSYNC_HINT = ("corosync admits a user by its uid or primary gid only: add 'uidgid { uid: USER }' "
-                 "(or gid of its primary group) under /etc/corosync/uidgid.d/ and run corosync-cfgtool -R")
+COROSYNC_HINT = (
+    "corosync admits a user by its uid or primary gid only: add 'uidgid { uid: USER }' "
+    "(or gid of its primary group) under /etc/corosync/uidgid.d/ and run corosync-cfgtool -R"
+)
 
 
 @dataclass(frozen=True)
@@ -85,28 +87,47 @@ class Command:
                 close_fds=True,
             )
         except FileNotFoundError:
-            return CommandOutput(self.name, error_kind="missing",
-                                 error=f"{self.argv[0]}: command not found (install it or set its path)")
+            return CommandOutput(
+                self.name, error_kind="missing", error=f"{self.argv[0]}: command not found (install it or set its path)"
+            )
         except PermissionError:
-            return CommandOutput(self.name, error_kind="permission",
-                                 error=f"{self.argv[0]}: permission denied executing it")
+            return CommandOutput(self.name, error_kind="permission", error=f"{self.argv[0]}: permission denied executing it")
         try:
             out, err = proc.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            return CommandOutput(self.name, duration_seconds=time.monotonic() - start, error_kind="timeout",
-                                 error=f"{self.argv[0]}: timed out after {self.timeout:g}s (killed)")
+            return CommandOutput(
+                self.name,
+                duration_seconds=time.monotonic() - start,
+                error_kind="timeout",
+                error=f"{self.argv[0]}: timed out after {self.timeout:g}s (killed)",
+            )
         duration = time.monotonic() - start
         result = CommandOutput(self.name, out, err, proc.returncode, duration)
         lowered = err.lower()
-        if proc.returncode != 0 and (b"permission denied" in lowered or b"not authorized" in lowered
-                                     or b"access denied" in lowered):
-            return CommandOutput(self.name, out, err, proc.returncode, duration, "permission",
-                                 f"{self.argv[0]}: permission denied: {PERMISSION_HINT}")
+        if proc.returncode != 0 and (
+            b"permission denied" in lowered or b"not authorized" in lowered or b"access denied" in lowered
+        ):
+            return CommandOutput(
+                self.name,
+                out,
+                err,
+                proc.returncode,
+                duration,
+                "permission",
+                f"{self.argv[0]}: permission denied: {PERMISSION_HINT}",
+            )
         if proc.returncode != 0 and self.name.startswith("corosync") and b"error 11" in lowered:
             # CS_ERR_ACCESS: corosync admits clients by primary uid/gid only (uidgid.d), not by groups
-            return CommandOutput(self.name, out, err, proc.returncode, duration, "permission",
-                                 f"{self.argv[0]}: access denied by corosync: {COROSYNC_HINT}")
+            return CommandOutput(
+                self.name,
+                out,
+                err,
+                proc.returncode,
+                duration,
+                "permission",
+                f"{self.argv[0]}: access denied by corosync: {COROSYNC_HINT}",
+            )
         return result
 
 
@@ -193,8 +214,9 @@ def build_sources(config: SourceConfig) -> Dict[str, Source]:
         return {name: SavedCommand(name, base / filename) for name, filename in SAVED_FILES.items()}
     t = config.timeout
     sources: Dict[str, Source] = {
-        "crm_mon": Command("crm_mon", (config.crm_mon_path, "--output-as=xml", "--inactive",
-                                       f"--fence-history={config.fence_history}"), t),
+        "crm_mon": Command(
+            "crm_mon", (config.crm_mon_path, "--output-as=xml", "--inactive", f"--fence-history={config.fence_history}"), t
+        ),
         # the configuration only: the status section is most of a large CIB and crm_mon reads it already.
         # No --local: it is deprecated since Pacemaker 3.0.0 (hidden, "(deprecated)" in cibadmin), and
         # on 2.x a query, which modifies nothing, is answered by the local CIB manager without it.

@@ -91,8 +91,7 @@ def check_alert_env(environ: Mapping[str, str]) -> Dict[str, str]:
     kind = environ.get("CRM_alert_kind", "").strip()
     if not kind:
         raise AlertEnvError(
-            "CRM_alert_kind is not set: this program is an alert agent that Pacemaker runs "
-            "(see docs/alert-agent.md)"
+            "CRM_alert_kind is not set: this program is an alert agent that Pacemaker runs (see docs/alert-agent.md)"
         )
     if kind not in KINDS:
         raise AlertEnvError(f"unknown CRM_alert_kind {kind[:60]!r} (expected one of {', '.join(KINDS)})")

@@ -119,21 +119,28 @@ def _headline(snapshot: Snapshot, findings: Sequence[Finding], now: float) -> st
     ]
     dl = "".join(f'<div class="fact {cls}"><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>' for k, v, cls in facts)
     name = snapshot.cluster_name or "(unnamed cluster)"
-    return (f'<header class="sev-{state.value}"><div class="state" id="worst">{_e(state.value.upper())}</div>'
-            f'<h1>cluster <span id="cluster-name">{_e(name)}</span></h1>'
-            f'<p class="taken">snapshot taken {_e(_when(snapshot.taken_at))} '
-            f'(<span id="age">{_e(_age(now - snapshot.taken_at))}</span> ago)'
-            f'{" on " + _e(snapshot.hostname) if snapshot.hostname else ""}; page rendered {_e(_when(now))}</p>'
-            f'<dl>{dl}</dl></header>')
+    return (
+        f'<header class="sev-{state.value}"><div class="state" id="worst">{_e(state.value.upper())}</div>'
+        f'<h1>cluster <span id="cluster-name">{_e(name)}</span></h1>'
+        f'<p class="taken">snapshot taken {_e(_when(snapshot.taken_at))} '
+        f'(<span id="age">{_e(_age(now - snapshot.taken_at))}</span> ago)'
+        f"{' on ' + _e(snapshot.hostname) if snapshot.hostname else ''}; page rendered {_e(_when(now))}</p>"
+        f"<dl>{dl}</dl></header>"
+    )
 
 
 def _findings(findings: Sequence[Finding], runbook_base: str) -> str:
-    rows = (f'<tr class="sev-{f.severity.value}"><td class="sev">{_e(f.severity.value)}</td>'
-            f'<td><a href="{_e(runbook_url(f.code, runbook_base))}">{_e(f.code)}</a></td>'
-            f"<td>{_e(f.subject)}</td><td>{_e(f.message)}</td></tr>" for f in findings)
-    return _section("findings", "Findings, worst first",
-                    _table(("severity", "finding (runbook)", "subject", "message"), rows,
-                           "Nothing is wrong: no findings."))
+    rows = (
+        f'<tr class="sev-{f.severity.value}"><td class="sev">{_e(f.severity.value)}</td>'
+        f'<td><a href="{_e(runbook_url(f.code, runbook_base))}">{_e(f.code)}</a></td>'
+        f"<td>{_e(f.subject)}</td><td>{_e(f.message)}</td></tr>"
+        for f in findings
+    )
+    return _section(
+        "findings",
+        "Findings, worst first",
+        _table(("severity", "finding (runbook)", "subject", "message"), rows, "Nothing is wrong: no findings."),
+    )
 
 
 def _node_state(node: Node) -> Tuple[str, str]:
@@ -176,9 +183,11 @@ def _matrix(snapshot: Snapshot) -> str:
     rows: Dict[Tuple[str, str], List[ResourceInstance]] = {}
     for r in snapshot.resources:
         rows.setdefault((r.parent, r.id), []).append(r)
-    head = "".join(f'<th class="node {_node_state(n)[1]}">{_e(n.name)}'
-                   f'<small>{_e(_node_state(n)[0])}{" &middot; DC" if n.is_dc else ""}</small></th>'
-                   for n in nodes)
+    head = "".join(
+        f'<th class="node {_node_state(n)[1]}">{_e(n.name)}'
+        f"<small>{_e(_node_state(n)[0])}{' &middot; DC' if n.is_dc else ''}</small></th>"
+        for n in nodes
+    )
     body: List[str] = []
     for (parent, rsc_id), instances in rows.items():
         cells: List[str] = []
@@ -198,28 +207,40 @@ def _matrix(snapshot: Snapshot) -> str:
         body.append(f'<tr><th class="rsc">{name}<small>{_e(agent)}</small></th>{"".join(cells)}</tr>')
     if not nodes and not body:
         return _section("resources", "Nodes and resources", '<p class="none">No nodes or resources known.</p>')
-    table = (f'<table class="matrix"><thead><tr><th>resource</th>{head}<th>not running</th></tr></thead>'
-             f'<tbody>{"".join(body)}</tbody></table>')
+    table = (
+        f'<table class="matrix"><thead><tr><th>resource</th>{head}<th>not running</th></tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
     return _section("resources", "Nodes and resources", table)
 
 
 def _failed_actions(snapshot: Snapshot) -> str:
-    rows = (f'<tr><td>{_e(a.resource)}</td><td>{_e(a.node)}</td>'
-            f'<td>{_e(a.task)}{" every " + _e(a.interval_ms // 1000) + " s" if a.interval_ms else ""}</td>'
-            f'<td>{_e(a.exit_status)} (rc {_e(a.exit_code)})</td><td>{_e(a.exit_reason)}</td>'
-            f'<td>{_e(_when(a.last_rc_change))}</td></tr>' for a in snapshot.failed_actions)
-    return _section("failed-actions", "Failed actions",
-                    _table(("resource", "node", "operation", "result", "reason", "when"), rows,
-                           "No failed actions."))
+    rows = (
+        f"<tr><td>{_e(a.resource)}</td><td>{_e(a.node)}</td>"
+        f"<td>{_e(a.task)}{' every ' + _e(a.interval_ms // 1000) + ' s' if a.interval_ms else ''}</td>"
+        f"<td>{_e(a.exit_status)} (rc {_e(a.exit_code)})</td><td>{_e(a.exit_reason)}</td>"
+        f"<td>{_e(_when(a.last_rc_change))}</td></tr>"
+        for a in snapshot.failed_actions
+    )
+    return _section(
+        "failed-actions",
+        "Failed actions",
+        _table(("resource", "node", "operation", "result", "reason", "when"), rows, "No failed actions."),
+    )
 
 
 def _fencing(snapshot: Snapshot) -> str:
-    rows = (f'<tr class="{"bad" if f.status == "failed" else ""}"><td>{_e(f.target)}</td><td>{_e(f.action)}</td>'
-            f'<td>{_e(f.status)}</td><td>{_e(f.delegate)}</td><td>{_e(f.origin)}</td>'
-            f'<td>{_e(_when(f.completed))}</td><td>{_e(f.exit_reason)}</td></tr>' for f in snapshot.fence_events)
-    return _section("fencing", "Fencing history",
-                    _table(("target", "action", "status", "done by", "asked by", "completed", "reason"), rows,
-                           "No fencing recorded."))
+    rows = (
+        f'<tr class="{"bad" if f.status == "failed" else ""}"><td>{_e(f.target)}</td><td>{_e(f.action)}</td>'
+        f"<td>{_e(f.status)}</td><td>{_e(f.delegate)}</td><td>{_e(f.origin)}</td>"
+        f"<td>{_e(_when(f.completed))}</td><td>{_e(f.exit_reason)}</td></tr>"
+        for f in snapshot.fence_events
+    )
+    return _section(
+        "fencing",
+        "Fencing history",
+        _table(("target", "action", "status", "done by", "asked by", "completed", "reason"), rows, "No fencing recorded."),
+    )
 
 
 def _corosync(snapshot: Snapshot) -> str:
@@ -228,30 +249,36 @@ def _corosync(snapshot: Snapshot) -> str:
     if q is None:
         parts.append('<p class="none">Quorum: not read (corosync-quorumtool was not run or failed).</p>')
     else:
-        votes = (f"expected votes {_e(q.expected_votes)}, total votes {_e(q.total_votes)}, "
-                 f"quorum {_e(q.quorum)}")
+        votes = f"expected votes {_e(q.expected_votes)}, total votes {_e(q.total_votes)}, quorum {_e(q.quorum)}"
         flags = ", ".join(q.flags) or "none"
-        members = ", ".join(f"{m.name or m.node_id} ({m.votes} vote{'s' if m.votes != 1 else ''})"
-                            for m in q.members)
-        parts.append(f'<p class="{"ok" if q.quorate else "bad"}"><b>{"quorate" if q.quorate else "NOT quorate"}'
-                     f'</b>: {votes}; flags {_e(flags)}; members {_e(members or "none")}.</p>')
+        members = ", ".join(f"{m.name or m.node_id} ({m.votes} vote{'s' if m.votes != 1 else ''})" for m in q.members)
+        parts.append(
+            f'<p class="{"ok" if q.quorate else "bad"}"><b>{"quorate" if q.quorate else "NOT quorate"}'
+            f"</b>: {votes}; flags {_e(flags)}; members {_e(members or 'none')}.</p>"
+        )
     links = snapshot.links
     if links is None:
         parts.append('<p class="none">Links: not read (corosync-cfgtool was not run or failed).</p>')
     else:
-        rows = (f'<tr class="{"" if lk.connected or lk.is_local else "bad"}"><td>{_e(lk.link_id)}</td>'
-                f'<td>{_e("" if lk.peer_id is None else lk.peer_id)}</td><td>{_e(lk.local_address)}</td>'
-                f'<td>{_e(lk.peer_address)}</td><td>{_e(lk.status)}</td></tr>' for lk in links.links)
-        parts.append(_table(("link", "peer node id", "local address", "peer address", "status"), rows,
-                            "No links listed."))
+        rows = (
+            f'<tr class="{"" if lk.connected or lk.is_local else "bad"}"><td>{_e(lk.link_id)}</td>'
+            f"<td>{_e('' if lk.peer_id is None else lk.peer_id)}</td><td>{_e(lk.local_address)}</td>"
+            f"<td>{_e(lk.peer_address)}</td><td>{_e(lk.status)}</td></tr>"
+            for lk in links.links
+        )
+        parts.append(_table(("link", "peer node id", "local address", "peer address", "status"), rows, "No links listed."))
     return _section("corosync", "Corosync quorum and links", "".join(parts))
 
 
 def _sources(snapshot: Snapshot) -> str:
-    rows = (f'<tr class="{"bad" if s.state == "failed" else ""}"><td>{_e(s.name)}</td><td>{_e(s.state)}</td>'
-            f'<td>{s.duration_seconds:.3f} s</td><td>{_e(s.error)}</td></tr>' for s in snapshot.sources)
-    return _section("sources", "Sources of this snapshot",
-                    _table(("source", "state", "took", "error"), rows, "No source ran."))
+    rows = (
+        f'<tr class="{"bad" if s.state == "failed" else ""}"><td>{_e(s.name)}</td><td>{_e(s.state)}</td>'
+        f"<td>{s.duration_seconds:.3f} s</td><td>{_e(s.error)}</td></tr>"
+        for s in snapshot.sources
+    )
+    return _section(
+        "sources", "Sources of this snapshot", _table(("source", "state", "took", "error"), rows, "No source ran.")
+    )
 
 
 def _event_text(e: AlertEvent) -> str:
@@ -269,14 +296,22 @@ def _timeline(events: Sequence[AlertEvent], events_error: str, events_configured
     if events_error:
         content = f'<p class="bad">The event store cannot be read: {_e(events_error)}</p>'
     elif not events_configured:
-        content = ('<p class="none">No event store configured (<code>--events.db</code>): '
-                   'the alert agent\'s events are not shown.</p>')
+        content = (
+            '<p class="none">No event store configured (<code>--events.db</code>): '
+            "the alert agent's events are not shown.</p>"
+        )
     else:
-        items = "".join(f'<li class="{"bad" if e.result == "failure" else ""} kind-{_e(e.kind)}">'
-                        f'<time>{_e(_when(e.timestamp))}</time> <b>{_e(e.kind)}</b> {_e(e.node)}: '
-                        f'{_e(_event_text(e))}</li>' for e in events)
-        content = (f'<ol class="timeline">{items}</ol>' if items
-                   else '<p class="none">The alert agent has recorded no events yet.</p>')
+        items = "".join(
+            f'<li class="{"bad" if e.result == "failure" else ""} kind-{_e(e.kind)}">'
+            f"<time>{_e(_when(e.timestamp))}</time> <b>{_e(e.kind)}</b> {_e(e.node)}: "
+            f"{_e(_event_text(e))}</li>"
+            for e in events
+        )
+        content = (
+            f'<ol class="timeline">{items}</ol>'
+            if items
+            else '<p class="none">The alert agent has recorded no events yet.</p>'
+        )
     return _section("events", "Recent events (alert agent), newest first", content)
 
 
@@ -352,24 +387,34 @@ _JS = """
 """
 
 
-def render_status_page(snapshot: Snapshot, findings: Sequence[Finding], events: Sequence[AlertEvent],
-                       now: float, *, refresh_seconds: float = 15.0, events_error: str = "",
-                       events_configured: bool = True, runbook_base: str = RUNBOOK_BASE,
-                       metrics_path: str = "/metrics") -> bytes:
+def render_status_page(
+    snapshot: Snapshot,
+    findings: Sequence[Finding],
+    events: Sequence[AlertEvent],
+    now: float,
+    *,
+    refresh_seconds: float = 15.0,
+    events_error: str = "",
+    events_configured: bool = True,
+    runbook_base: str = RUNBOOK_BASE,
+    metrics_path: str = "/metrics",
+) -> bytes:
     """The whole page (UTF-8).  ``events`` are the store's newest, newest first; ``now`` is the render time."""
     state = worst(findings).value.upper()
     title = f"{state} {snapshot.cluster_name or '(unnamed cluster)'} - Pacemaker status"
     refresh = max(1, round(refresh_seconds))
-    main = "".join((
-        _headline(snapshot, findings, now),
-        _findings(findings, runbook_base),
-        _matrix(snapshot),
-        _failed_actions(snapshot),
-        _fencing(snapshot),
-        _corosync(snapshot),
-        _timeline(events, events_error, events_configured),
-        _sources(snapshot),
-    ))
+    main = "".join(
+        (
+            _headline(snapshot, findings, now),
+            _findings(findings, runbook_base),
+            _matrix(snapshot),
+            _failed_actions(snapshot),
+            _fencing(snapshot),
+            _corosync(snapshot),
+            _timeline(events, events_error, events_configured),
+            _sources(snapshot),
+        )
+    )
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

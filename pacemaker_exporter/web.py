@@ -47,10 +47,14 @@ class ConnectionLimits:
 WRITE_TIMEOUT = 30.0
 #: a request's line and headers; Prometheus and the checks send a few hundred bytes
 MAX_HEADER_BYTES = 16384
-REFUSED = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
-           b"Content-Length: 21\r\nRetry-After: 1\r\nConnection: close\r\n\r\nToo many connections\n")
-TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
-             b"Content-Length: 24\r\nConnection: close\r\n\r\nRequest header too large\n")
+REFUSED = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: 21\r\nRetry-After: 1\r\nConnection: close\r\n\r\nToo many connections\n"
+)
+TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: 24\r\nConnection: close\r\n\r\nRequest header too large\n"
+)
 
 
 @dataclass
@@ -82,8 +86,14 @@ class ExporterHTTPServer(HTTPServer):
     allow_reuse_address = True
     request_queue_size = 1024  # the listen backlog; accept() keeps up, so this only absorbs bursts
 
-    def __init__(self, address: Tuple[str, int], cache: SnapshotCache, telemetry_path: str = "/metrics",
-                 web: Optional[WebConfig] = None, limits: ConnectionLimits = ConnectionLimits()) -> None:
+    def __init__(
+        self,
+        address: Tuple[str, int],
+        cache: SnapshotCache,
+        telemetry_path: str = "/metrics",
+        web: Optional[WebConfig] = None,
+        limits: ConnectionLimits = ConnectionLimits(),
+    ) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.cache = cache
         self.telemetry_path = telemetry_path
@@ -102,8 +112,9 @@ class ExporterHTTPServer(HTTPServer):
     # --- the selector thread ---------------------------------------------------------------------
 
     def serve_forever(self, poll_interval: float = 0.5) -> None:
-        workers = [threading.Thread(target=self._work, name=f"http-{i}", daemon=True)
-                   for i in range(self.limits.max_connections)]
+        workers = [
+            threading.Thread(target=self._work, name=f"http-{i}", daemon=True) for i in range(self.limits.max_connections)
+        ]
         for t in workers:
             t.start()
         self.socket.setblocking(False)
@@ -165,8 +176,7 @@ class ExporterHTTPServer(HTTPServer):
             sock.setblocking(False)
             self._hold(sel, waiting, _Connection(sock, client, time.monotonic() + self.limits.read_header_timeout))
 
-    def _hold(self, sel: selectors.BaseSelector, waiting: Dict[socket.socket, _Connection],
-              conn: _Connection) -> None:
+    def _hold(self, sel: selectors.BaseSelector, waiting: Dict[socket.socket, _Connection], conn: _Connection) -> None:
         if conn.header_complete():  # a pipelined request arrived with the previous one
             self._dispatch(conn)
             return
@@ -175,18 +185,15 @@ class ExporterHTTPServer(HTTPServer):
         sel.register(conn.sock, selectors.EVENT_READ, conn)
         waiting[conn.sock] = conn
 
-    def _release(self, sel: selectors.BaseSelector, waiting: Dict[socket.socket, _Connection],
-                 conn: _Connection) -> None:
+    def _release(self, sel: selectors.BaseSelector, waiting: Dict[socket.socket, _Connection], conn: _Connection) -> None:
         sel.unregister(conn.sock)
         del waiting[conn.sock]
 
-    def _drop(self, sel: selectors.BaseSelector, waiting: Dict[socket.socket, _Connection],
-              conn: _Connection) -> None:
+    def _drop(self, sel: selectors.BaseSelector, waiting: Dict[socket.socket, _Connection], conn: _Connection) -> None:
         self._release(sel, waiting, conn)
         conn.sock.close()
 
-    def _receive(self, sel: selectors.BaseSelector, waiting: Dict[socket.socket, _Connection],
-                 conn: _Connection) -> None:
+    def _receive(self, sel: selectors.BaseSelector, waiting: Dict[socket.socket, _Connection], conn: _Connection) -> None:
         if self.ssl_context is not None and not conn.tls:
             self._release(sel, waiting, conn)
             self._dispatch(conn)  # a worker does the handshake
@@ -290,8 +297,9 @@ class ExporterHTTPServer(HTTPServer):
         with self._watch(conn.sock, time.monotonic() + WRITE_TIMEOUT):
             handler = ExporterHandler(conn.sock, conn.client, self, bytes(conn.buf))
         headers = getattr(handler, "headers", None)
-        if headers is not None and (headers.get("Content-Length", "0").strip() not in ("", "0")
-                                    or "Transfer-Encoding" in headers):
+        if headers is not None and (
+            headers.get("Content-Length", "0").strip() not in ("", "0") or "Transfer-Encoding" in headers
+        ):
             return False  # no endpoint reads a body: close rather than read it as the next request
         conn.buf = bytearray(handler.rfile.read())  # pipelined requests, if any
         conn.deadline = time.monotonic() + self.limits.idle_timeout
@@ -342,8 +350,13 @@ class ExporterHandler(BaseHTTPRequestHandler):
         if log.isEnabledFor(logging.DEBUG):
             log_event(logging.DEBUG, "request", client=self.client_address[0], line=format % args)
 
-    def _send(self, code: int, body: bytes, content_type: str = "text/plain; charset=utf-8",
-              headers: Optional[Dict[str, str]] = None) -> None:
+    def _send(
+        self,
+        code: int,
+        body: bytes,
+        content_type: str = "text/plain; charset=utf-8",
+        headers: Optional[Dict[str, str]] = None,
+    ) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -389,9 +402,16 @@ class ExporterHandler(BaseHTTPRequestHandler):
         elif path in ("/", "/index.html"):  # the status page, rendered per request (events are read then)
             served = cache.current()
             events, events_error = read_recent_events(cache.events_db)
-            page = render_status_page(served.snapshot, served.findings, events, time.time(),
-                                      refresh_seconds=cache.refresh_interval, events_error=events_error,
-                                      events_configured=bool(cache.events_db), metrics_path=self.server.telemetry_path)
+            page = render_status_page(
+                served.snapshot,
+                served.findings,
+                events,
+                time.time(),
+                refresh_seconds=cache.refresh_interval,
+                events_error=events_error,
+                events_configured=bool(cache.events_db),
+                metrics_path=self.server.telemetry_path,
+            )
             self._send(200, page, "text/html; charset=utf-8", {"Cache-Control": "no-store"})
         else:
             self._send(404, b"Not Found\n")

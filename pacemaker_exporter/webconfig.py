@@ -149,8 +149,17 @@ def _build(path: str, data: Dict[str, Any]) -> WebConfig:
     tls = data.get("tls_server_config") or {}
     if not isinstance(tls, dict):
         raise WebConfigError(f"{path}: tls_server_config must be a mapping")
-    tls_known = {"cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version", "max_version",
-                 "cipher_suites", "prefer_server_cipher_suites", "curve_preferences"}
+    tls_known = {
+        "cert_file",
+        "key_file",
+        "client_ca_file",
+        "client_auth_type",
+        "min_version",
+        "max_version",
+        "cipher_suites",
+        "prefer_server_cipher_suites",
+        "curve_preferences",
+    }
     unknown = set(tls) - tls_known
     if unknown:
         raise WebConfigError(f"{path}: unsupported tls_server_config keys: {', '.join(sorted(unknown))}")
@@ -196,4 +205,3 @@ def _load_yaml(text: str) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ValueError(" ".join(str(exc).split())) from None
-

@@ -157,12 +157,18 @@ def _resource_entry(s: Snapshot, r: ResourceInstance, fx: _Findings) -> Dict[str
     subject = _subject(r)
     fail_count, threshold = _history(s, r)
     failcount_subjects = [Subject(node=n, resource=r.id) for n in r.nodes] or [
-        Subject(node=h.node, resource=r.id) for h in s.histories if h.resource.split(":")[0] == r.id]
+        Subject(node=h.node, resource=r.id) for h in s.histories if h.resource.split(":")[0] == r.id
+    ]
     stopped = fx.has("resource-stopped", Subject(resource=r.id)) if not (r.clone or r.bundle) else 0
     # in the order of their subject text, as before the findings had structured subjects
-    action_subjects = sorted({Subject(node=a.node, resource=a.resource) for a in s.failed_actions
-                              if a.resource.split(":")[0] == r.id and (not r.nodes or a.node in r.nodes)},
-                             key=lambda a: a.text)
+    action_subjects = sorted(
+        {
+            Subject(node=a.node, resource=a.resource)
+            for a in s.failed_actions
+            if a.resource.split(":")[0] == r.id and (not r.nodes or a.node in r.nodes)
+        },
+        key=lambda a: a.text,
+    )
     mine = fx.about(subject, Subject(resource=r.id), *failcount_subjects, *action_subjects)
     return {
         "uid": resource_key(r),
@@ -193,8 +199,9 @@ def _resource_entry(s: Snapshot, r: ResourceInstance, fx: _Findings) -> Dict[str
     }
 
 
-def _parent_entry(s: Snapshot, kind: str, pid: str, parent: str, promotable: bool, managed: bool,
-                  disabled: bool, fx: _Findings) -> Dict[str, Any]:
+def _parent_entry(
+    s: Snapshot, kind: str, pid: str, parent: str, promotable: bool, managed: bool, disabled: bool, fx: _Findings
+) -> Dict[str, Any]:
     instances = [r for r in s.resources if pid in (r.group, r.clone, r.bundle)]
     mine = fx.about(Subject(resource=pid))
     return {
@@ -277,13 +284,16 @@ def zabbix_document(snapshot: Snapshot, findings: Sequence[Finding]) -> Dict[str
             "faulty": fx.has("corosync-link-faulty", Subject(name=key)),
         }
 
-    ticket_map = {t.id: {
-        "id": t.id,
-        "granted": _b(t.granted),
-        "standby": _b(t.standby),
-        "revoked": fx.has("ticket-revoked", Subject(name=t.id)),
-        "last_granted": _t(t.last_granted),
-    } for t in s.tickets}
+    ticket_map = {
+        t.id: {
+            "id": t.id,
+            "granted": _b(t.granted),
+            "standby": _b(t.standby),
+            "revoked": fx.has("ticket-revoked", Subject(name=t.id)),
+            "last_granted": _t(t.last_granted),
+        }
+        for t in s.tickets
+    }
 
     fences = s.fence_events
     done = [e for e in fences if e.status == "success" and e.completed is not None]
@@ -356,8 +366,10 @@ def zabbix_document(snapshot: Snapshot, findings: Sequence[Finding]) -> Dict[str
         "tickets_revoked": sum(1 for t in s.tickets if not t.granted),
         "source_errors": len(failed_sources),
         "source_error": "; ".join(src.error or f"{src.name} failed ({src.error_kind})" for src in failed_sources),
-        "sources": {src.name: {"state": src.state, "error": src.error,
-                               "duration_seconds": round(src.duration_seconds, 3)} for src in s.sources},
+        "sources": {
+            src.name: {"state": src.state, "error": src.error, "duration_seconds": round(src.duration_seconds, 3)}
+            for src in s.sources
+        },
         "severity": SEVERITY_VALUE[worst_severity],
         "severity_text": worst_severity.value,
         "findings_critical": sum(1 for f in fx.all if f.severity == Severity.CRITICAL),
@@ -367,8 +379,9 @@ def zabbix_document(snapshot: Snapshot, findings: Sequence[Finding]) -> Dict[str
         "findings_by_code": counts,
         "findings_messages": texts,
         # the four fields the templates and their users know; node/resource are in the per-object maps
-        "findings": [{"code": f.code, "severity": f.severity.value, "subject": f.subject, "message": f.message}
-                     for f in fx.all],
+        "findings": [
+            {"code": f.code, "severity": f.severity.value, "subject": f.subject, "message": f.message} for f in fx.all
+        ],
         "nodes": node_map,
         "resources": resource_map,
         "links": link_map,
@@ -381,14 +394,28 @@ def zabbix_document(snapshot: Snapshot, findings: Sequence[Finding]) -> Dict[str
 def discovery(doc: Dict[str, Any]) -> Dict[str, List[Dict[str, str]]]:
     """The LLD arrays of a Zabbix document (built from its maps, so they always agree)."""
     return {
-        "nodes": [{"{#NODE}": n["name"], "{#NODE.ID}": n["id"], "{#NODE.TYPE}": n["type"]}
-                  for n in doc["nodes"].values()],
-        "resources": [{"{#RESOURCE}": r["id"], "{#UID}": r["uid"], "{#PARENT}": r["parent"], "{#KIND}": r["kind"],
-                       "{#AGENT}": r["agent"], "{#NODE}": r["node"]}
-                      for r in doc["resources"].values()],
-        "links": [{"{#LINK}": link["key"], "{#LINK.ID}": str(link["link_id"]), "{#PEER.ID}": str(link["peer_id"]),
-                   "{#PEER}": link["peer"], "{#PEER.ADDRESS}": link["peer_address"]}
-                  for link in doc["links"].values()],
+        "nodes": [{"{#NODE}": n["name"], "{#NODE.ID}": n["id"], "{#NODE.TYPE}": n["type"]} for n in doc["nodes"].values()],
+        "resources": [
+            {
+                "{#RESOURCE}": r["id"],
+                "{#UID}": r["uid"],
+                "{#PARENT}": r["parent"],
+                "{#KIND}": r["kind"],
+                "{#AGENT}": r["agent"],
+                "{#NODE}": r["node"],
+            }
+            for r in doc["resources"].values()
+        ],
+        "links": [
+            {
+                "{#LINK}": link["key"],
+                "{#LINK.ID}": str(link["link_id"]),
+                "{#PEER.ID}": str(link["peer_id"]),
+                "{#PEER}": link["peer"],
+                "{#PEER.ADDRESS}": link["peer_address"],
+            }
+            for link in doc["links"].values()
+        ],
         "tickets": [{"{#TICKET}": t["id"]} for t in doc["tickets"].values()],
     }
 
@@ -402,10 +429,21 @@ def zabbix_document_from_snapshot_json(document: Any) -> Dict[str, Any]:
 
 @click.command("zabbix")
 @collect_options
-@click.option("--discovery", "lld", type=click.Choice(DISCOVERY_KINDS), default=None,
-              help="Print only one low-level discovery array instead of the whole document.")
-@click.option("--snapshot-json", "snapshot_json", type=click.File("r"), default=None, metavar="FILE",
-              help="Render a saved /snapshot.json document (- for stdin) instead of collecting.")
+@click.option(
+    "--discovery",
+    "lld",
+    type=click.Choice(DISCOVERY_KINDS),
+    default=None,
+    help="Print only one low-level discovery array instead of the whole document.",
+)
+@click.option(
+    "--snapshot-json",
+    "snapshot_json",
+    type=click.File("r"),
+    default=None,
+    metavar="FILE",
+    help="Render a saved /snapshot.json document (- for stdin) instead of collecting.",
+)
 @click.option("--pretty", is_flag=True, help="Indent the JSON (for people).")
 def zabbix_command(collect: CollectOptions, lld: Optional[str], snapshot_json: Any, pretty: bool) -> None:
     """Collect once and print the Zabbix JSON: the master item of the Pacemaker templates.
@@ -437,5 +475,13 @@ def zabbix_command(collect: CollectOptions, lld: Optional[str], snapshot_json: A
     click.echo(json.dumps(out, indent=2 if pretty else None, sort_keys=False, ensure_ascii=False))
 
 
-__all__ = ["zabbix_command", "zabbix_document", "zabbix_document_from_snapshot_json", "discovery",
-           "SEVERITY_VALUE", "NODE_STATE", "ZABBIX_SCHEMA_VERSION", "link_key"]
+__all__ = [
+    "zabbix_command",
+    "zabbix_document",
+    "zabbix_document_from_snapshot_json",
+    "discovery",
+    "SEVERITY_VALUE",
+    "NODE_STATE",
+    "ZABBIX_SCHEMA_VERSION",
+    "link_key",
+]

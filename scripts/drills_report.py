@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_REPORT = Path(os.environ.get("PCMKEXP_DRILL_REPORT") or
-                      f"/tmp/pcmkexp-drills/{os.environ.get('PCMKEXP_NS_PREFIX', 'pe')}/report.json")
+DEFAULT_REPORT = Path(
+    os.environ.get("PCMKEXP_DRILL_REPORT") or f"/tmp/pcmkexp-drills/{os.environ.get('PCMKEXP_NS_PREFIX', 'pe')}/report.json"
+)
 NAGIOS = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
 
 
@@ -58,9 +59,12 @@ def render(data: Dict[str, Any], report_path: str) -> str:
     if zs.get("timings_s"):
         out.append("* Zabbix set-up (s): " + ", ".join(f"{k} {v}" for k, v in zs["timings_s"].items()) + ".")
     if data.get("channel_start_seconds"):
-        out.append("* Channel start-up (s): " + ", ".join(
-            f"{k} {v}" for k, v in data["channel_start_seconds"].items()) + f"; monitoring stack "
-            f"{data.get('stack_start_seconds', '?')}.")
+        out.append(
+            "* Channel start-up (s): "
+            + ", ".join(f"{k} {v}" for k, v in data["channel_start_seconds"].items())
+            + f"; monitoring stack "
+            f"{data.get('stack_start_seconds', '?')}."
+        )
     out += [
         "",
         "Columns, in seconds from the fault (the moment the harness starts injecting it): **exporter n1** — node 1's "
@@ -93,17 +97,21 @@ def render(data: Dict[str, Any], report_path: str) -> str:
             f"| {alert} | {_s(det.get('webhook'))} | {d['expect'].get('zabbix') or '—'} | {_s(det.get('zabbix'))} "
             f"| {_s(rec.get('exporters'))} / {_s(rec.get('nagios'))} / {_s(rec.get('nrpe'))} / "
             f"{_s(rec.get('webhook'))} / {'open (known issue)' if d.get('zabbix_known_issue') else _s(rec.get('zabbix'))} "
-            f"| {result} |")
+            f"| {result} |"
+        )
     out += ["", "## What each channel showed", ""]
     for d in drills:
         exp = d["expect"]
-        out += [f"### {d['title']} (`{d['drill']}`)", "",
-                f"Fault: {d['fault']}. Recovery: {d['recovery']}."]
+        out += [f"### {d['title']} (`{d['drill']}`)", "", f"Fault: {d['fault']}. Recovery: {d['recovery']}."]
         if d.get("note"):
             out.append(f"Note: {d['note']}.")
-        out += ["", f"Expected: findings {', '.join(f'`{c} {s}`' for c, s in exp['findings'])}; "
-                f"Nagios `{exp['nagios'][0]}` exit {exp['nagios'][1]}; alerts {', '.join(exp['alerts'])}; "
-                f"Zabbix trigger \"{exp.get('zabbix')}\".", ""]
+        out += [
+            "",
+            f"Expected: findings {', '.join(f'`{c} {s}`' for c, s in exp['findings'])}; "
+            f"Nagios `{exp['nagios'][0]}` exit {exp['nagios'][1]}; alerts {', '.join(exp['alerts'])}; "
+            f'Zabbix trigger "{exp.get("zabbix")}".',
+            "",
+        ]
         seen = d.get("findings_seen", [])
         if seen:
             out += ["Findings reported (node of the exporter, code, subject, severity, first seen at +s):", ""]
@@ -113,12 +121,18 @@ def render(data: Dict[str, Any], report_path: str) -> str:
             out += [f"* `{code}` {subject} ({sev}): {', '.join(v)}" for (code, subject, sev), v in sorted(by.items())]
             out.append("")
         if d.get("findings_transient"):
-            out += ["Transient (one snapshot only, gone by the next periodic refresh): " + "; ".join(
-                f"{node} `{code}` {subject} ({sev})" for node, code, subject, sev in d["findings_transient"]), ""]
+            out += [
+                "Transient (one snapshot only, gone by the next periodic refresh): "
+                + "; ".join(f"{node} `{code}` {subject} ({sev})" for node, code, subject, sev in d["findings_transient"]),
+                "",
+            ]
         alerts = d.get("alerts_seen", [])
         if alerts:
-            out += ["Alerts delivered (firing): " + "; ".join(
-                f"{name} [{sev}] {subj} → {recv}" for name, sev, subj, recv in alerts), ""]
+            out += [
+                "Alerts delivered (firing): "
+                + "; ".join(f"{name} [{sev}] {subj} → {recv}" for name, sev, subj, recv in alerts),
+                "",
+            ]
         for t, code, line in d.get("nagios_outputs", []):
             out.append(f"* Nagios at +{t}s, exit {code}: `{line[:220]}`")
         for t, code, line in d.get("nrpe_outputs", []):
@@ -137,8 +151,7 @@ def render(data: Dict[str, Any], report_path: str) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("report", nargs="?", default=str(DEFAULT_REPORT))
     ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "drills.md"))
     ap.add_argument("--stdout", action="store_true")

@@ -71,8 +71,6 @@ def run_storm(
     for line in results.read_text().splitlines():
         sequence, status, start, end = line.split()
         stderr_file = out_dir / f"stderr.{sequence}"
-        runs.append(
-            AgentRun(int(sequence), int(status), float(end) - float(start), stderr_file.read_text())
-        )
+        runs.append(AgentRun(int(sequence), int(status), float(end) - float(start), stderr_file.read_text()))
         stderr_file.unlink()
     return sorted(runs, key=lambda run: run.sequence)

@@ -27,9 +27,18 @@ ALERT_ENV = ROOT / "tests" / "fixtures" / "alert-env"
 IMAGES = ROOT / "docs" / "images"
 ALERT_AGENT = [sys.executable, "-m", "pacemaker_exporter.alert_agent"]
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--force-device-scale-factor=1"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--force-device-scale-factor=1",
+]
 
 
 def chromium_path() -> Optional[str]:
@@ -41,8 +50,12 @@ def _run_chromium(url: str, extra: Sequence[str], timeout: float = 90.0) -> subp
     if exe is None:
         raise RuntimeError("chromium is not installed (apt-get install chromium)")
     with tempfile.TemporaryDirectory(prefix="pcmkexp-chromium-") as profile:
-        proc = subprocess.run([exe, *FLAGS, f"--user-data-dir={profile}", *extra, url],
-                              capture_output=True, timeout=timeout, env={**os.environ, "HOME": profile})
+        proc = subprocess.run(
+            [exe, *FLAGS, f"--user-data-dir={profile}", *extra, url],
+            capture_output=True,
+            timeout=timeout,
+            env={**os.environ, "HOME": profile},
+        )
     if proc.returncode != 0:
         raise RuntimeError(f"chromium exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-500:]}")
     return proc
@@ -83,9 +96,12 @@ def record_events(db: Path, env_files: Sequence[Path]) -> None:
             key, sep, value = line.partition("=")
             if sep:
                 env[key] = value
-        env.update(CRM_alert_recipient=str(db), PACEMAKER_EXPORTER_EVENTS_DB=str(db),
-                   PACEMAKER_EXPORTER_NOTIFY_SOCKET=str(db.parent / "no-exporter.sock"),
-                   PACEMAKER_EXPORTER_EVENTS_MAX_AGE=str(100 * 365 * 86400))
+        env.update(
+            CRM_alert_recipient=str(db),
+            PACEMAKER_EXPORTER_EVENTS_DB=str(db),
+            PACEMAKER_EXPORTER_NOTIFY_SOCKET=str(db.parent / "no-exporter.sock"),
+            PACEMAKER_EXPORTER_EVENTS_MAX_AGE=str(100 * 365 * 86400),
+        )
         proc = subprocess.run(ALERT_AGENT, env=env, capture_output=True, timeout=30, cwd=ROOT)
         if proc.returncode != 0:
             raise RuntimeError(f"alert agent on {env_file.name}: {proc.stderr.decode().strip()}")

@@ -35,12 +35,17 @@ def assert_golden(path: Path, actual: str) -> None:
     shown = path.relative_to(ROOT)
     assert path.is_file(), f"no golden file {shown}: run {REGENERATE_HINT}"
     assert actual == path.read_text(encoding="utf-8"), (
-        f"differs from {shown}; if the change is intended: {REGENERATE_HINT}, then review the diff")
+        f"differs from {shown}; if the change is intended: {REGENERATE_HINT}, then review the diff"
+    )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--regen-golden", action="store_true", default=False,
-                     help="write the golden files (tests/golden/) instead of comparing with them")
+    parser.addoption(
+        "--regen-golden",
+        action="store_true",
+        default=False,
+        help="write the golden files (tests/golden/) instead of comparing with them",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -97,8 +97,9 @@ class Procs:
         self.logdir.mkdir(parents=True, exist_ok=True)
         self.procs: Dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, argv: Sequence[str], popen: Optional[Callable[..., subprocess.Popen]] = None,
-              **kw: Any) -> subprocess.Popen:
+    def start(
+        self, name: str, argv: Sequence[str], popen: Optional[Callable[..., subprocess.Popen]] = None, **kw: Any
+    ) -> subprocess.Popen:
         log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the daemon
         kw.setdefault("stdout", log)
         kw.setdefault("stderr", subprocess.STDOUT)
@@ -158,8 +159,7 @@ class MonitorNamespace:
             self.delete()
         self._ip("netns", "add", self.name)
         self._ip("-n", self.name, "link", "set", "lo", "up")
-        self._ip("-n", self.br_ns, "link", "add", self.veth, "type", "veth", "peer", "name", "eth0",
-                 "netns", self.name)
+        self._ip("-n", self.br_ns, "link", "add", self.veth, "type", "veth", "peer", "name", "eth0", "netns", self.name)
         self._ip("-n", self.br_ns, "link", "set", self.veth, "master", "br0")
         self._ip("-n", self.br_ns, "link", "set", self.veth, "up")
         self._ip("-n", self.name, "addr", "add", f"{self.address}/24", "dev", "eth0")
@@ -187,8 +187,9 @@ class MonitorNamespace:
 
 
 # ------------------------------------------------------------------ configs
-def prometheus_config(targets: Dict[str, List[str]], rule_files: Sequence[str], alertmanager: Optional[str],
-                      interval: str = "1s") -> str:
+def prometheus_config(
+    targets: Dict[str, List[str]], rule_files: Sequence[str], alertmanager: Optional[str], interval: str = "1s"
+) -> str:
     """targets: job -> [host:port]."""
     cfg: Dict[str, Any] = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval, "scrape_timeout": interval},
@@ -200,17 +201,25 @@ def prometheus_config(targets: Dict[str, List[str]], rule_files: Sequence[str], 
     return json.dumps(cfg, indent=1)
 
 
-def start_prometheus(procs: Procs, workdir: Path, listen: str, config: str,
-                     wrap: Callable[..., List[str]] = lambda *c: list(c)) -> str:
+def start_prometheus(
+    procs: Procs, workdir: Path, listen: str, config: str, wrap: Callable[..., List[str]] = lambda *c: list(c)
+) -> str:
     prom = shutil.which("prometheus")
     if prom is None:
         raise RuntimeError("prometheus not installed")
     (workdir / "prometheus.yml").write_text(config)
     data = workdir / "prom-data"
     shutil.rmtree(data, ignore_errors=True)
-    procs.start("prometheus", wrap(prom, f"--config.file={workdir / 'prometheus.yml'}",
-                                   f"--storage.tsdb.path={data}", f"--web.listen-address={listen}",
-                                   "--log.level=warn"))
+    procs.start(
+        "prometheus",
+        wrap(
+            prom,
+            f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={data}",
+            f"--web.listen-address={listen}",
+            "--log.level=warn",
+        ),
+    )
     return f"http://{listen}"
 
 
@@ -220,22 +229,34 @@ PROM_PORT, AM_PORT, HOOK_PORT = 9090, 9093, 9095
 SCRAPE_INTERVAL = "1s"
 
 
-def start_alerting_stack(procs: Procs, ns: MonitorNamespace, work: Path, targets: List[str],
-                         hook_file: Path) -> None:
+def start_alerting_stack(procs: Procs, ns: MonitorNamespace, work: Path, targets: List[str], hook_file: Path) -> None:
     """A webhook receiver, Alertmanager (the shipped example, see alertmanager_config) and Prometheus
     (the shipped rules, see shortened_rules) scraping TARGETS, all inside NS. Readiness is the caller's."""
     wrap = ns.argv
-    procs.start("webhook", wrap(sys.executable, "-m", "tests.monitor_ns", "webhook", str(HOOK_PORT),
-                                str(hook_file)), cwd=str(ROOT))
+    procs.start(
+        "webhook", wrap(sys.executable, "-m", "tests.monitor_ns", "webhook", str(HOOK_PORT), str(hook_file)), cwd=str(ROOT)
+    )
     (work / "alertmanager.yml").write_text(alertmanager_config(f"http://127.0.0.1:{HOOK_PORT}"))
-    procs.start("alertmanager", wrap("prometheus-alertmanager", f"--config.file={work / 'alertmanager.yml'}",
-                                     f"--storage.path={work / 'am-data'}", f"--web.listen-address=0.0.0.0:{AM_PORT}",
-                                     "--cluster.listen-address=", "--log.level=warn"))
+    procs.start(
+        "alertmanager",
+        wrap(
+            "prometheus-alertmanager",
+            f"--config.file={work / 'alertmanager.yml'}",
+            f"--storage.path={work / 'am-data'}",
+            f"--web.listen-address=0.0.0.0:{AM_PORT}",
+            "--cluster.listen-address=",
+            "--log.level=warn",
+        ),
+    )
     rules = work / "pacemaker.rules.test.yml"
     rules.write_text(shortened_rules(RULES.read_text()))
-    start_prometheus(procs, work, f"0.0.0.0:{PROM_PORT}",
-                     prometheus_config({"pacemaker": targets}, [str(rules)], f"127.0.0.1:{AM_PORT}",
-                                       interval=SCRAPE_INTERVAL), wrap=wrap)
+    start_prometheus(
+        procs,
+        work,
+        f"0.0.0.0:{PROM_PORT}",
+        prometheus_config({"pacemaker": targets}, [str(rules)], f"127.0.0.1:{AM_PORT}", interval=SCRAPE_INTERVAL),
+        wrap=wrap,
+    )
 
 
 def promql(base: str, expr: str, time_: Optional[float] = None) -> Dict[str, Any]:
@@ -275,8 +296,7 @@ def _webhook_main(port: int, out: str, host: str = "0.0.0.0") -> None:  # noqa: 
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with open(out, "a") as f:
-                f.write(json.dumps({"recv_ts": time.time(), "path": self.path,
-                                    "body": json.loads(body or b"null")}) + "\n")
+                f.write(json.dumps({"recv_ts": time.time(), "path": self.path, "body": json.loads(body or b"null")}) + "\n")
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"ok")

@@ -33,8 +33,9 @@ FIXED_TIME = 1704110400.0
 
 
 def scenario_names(include_large: bool = False) -> List[str]:
-    return sorted(p.name for p in SCENARIOS_DIR.iterdir()
-                  if (p / "crm_mon.xml").is_file() and (include_large or p.name not in LARGE))
+    return sorted(
+        p.name for p in SCENARIOS_DIR.iterdir() if (p / "crm_mon.xml").is_file() and (include_large or p.name not in LARGE)
+    )
 
 
 def scenario_collection(name: str, fence_ages_as_captured: bool = True) -> Tuple[Snapshot, Dict[str, int]]:

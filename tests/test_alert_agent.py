@@ -36,9 +36,7 @@ def agent_env(env: Dict[str, str], db: Optional[str] = None, sock: Optional[str]
     return full
 
 
-def run_agent(
-    env: Dict[str, str], as_user: Optional[str] = None, timeout: float = 30
-) -> subprocess.CompletedProcess[str]:
+def run_agent(env: Dict[str, str], as_user: Optional[str] = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     cmd: List[str] = [AGENT]
     if as_user is not None:
         cmd = ["setpriv", f"--reuid={as_user}", "--regid=haclient", "--init-groups", *cmd]
@@ -165,20 +163,45 @@ def test_documented_permissions(shared_dir: Path) -> None:
         result = run_agent(agent_env(env, db=db), as_user="hacluster")
         assert (result.returncode, result.stderr) == (0, "")
     st = os.stat(db)
-    assert (st.st_mode & 0o777, st.st_gid) == (0o660, int(subprocess.check_output(["getent", "group", "haclient"],
-                                                                                       text=True).split(":")[2]))
+    assert (st.st_mode & 0o777, st.st_gid) == (
+        0o660,
+        int(subprocess.check_output(["getent", "group", "haclient"], text=True).split(":")[2]),
+    )
     reader = subprocess.run(
-        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--groups=haclient", sys.executable, "-m",
-         "pacemaker_exporter.events_cli", "--db", db, "--json"],
-        capture_output=True, text=True, timeout=30,
+        [
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--groups=haclient",
+            sys.executable,
+            "-m",
+            "pacemaker_exporter.events_cli",
+            "--db",
+            db,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert reader.returncode == 0, reader.stderr
     assert len(json.loads(reader.stdout)) == 3
     # a reader outside the group gets a one-line error
     outsider = subprocess.run(
-        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-m",
-         "pacemaker_exporter.events_cli", "--db", db],
-        capture_output=True, text=True, timeout=30,
+        [
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "pacemaker_exporter.events_cli",
+            "--db",
+            db,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert outsider.returncode != 0 and outsider.stderr.count("\n") == 1 and "Traceback" not in outsider.stderr
 
@@ -227,14 +250,12 @@ def test_500_concurrent_invocations(tmp_path: Path) -> None:
     envs = []
     for i in range(n):
         kind = ("resource", "fencing", "node", "attribute")[i % 4]
-        env = sample(kind, node_sequence=str(i + 1), timestamp_epoch=str(base + i // 50),
-                     timestamp_usec=str((i * 1997) % 1_000_000))
+        env = sample(
+            kind, node_sequence=str(i + 1), timestamp_epoch=str(base + i // 50), timestamp_usec=str((i * 1997) % 1_000_000)
+        )
         envs.append(agent_env(env, db=db, sock=str(tmp_path / "notify.sock")))
     start = time.monotonic()
-    procs = [
-        subprocess.Popen([AGENT], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for env in envs
-    ]
+    procs = [subprocess.Popen([AGENT], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for env in envs]
     outputs = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
     elapsed = time.monotonic() - start
     for p in procs:
@@ -327,7 +348,9 @@ def test_events_db_from_environment(filled_db: str, monkeypatch: pytest.MonkeyPa
 def test_events_bad_options(filled_db: str, args: List[str], needle: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pacemaker_exporter.events_cli", "--db", filled_db, *args],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode != 0
     assert result.stderr.count("\n") == 1 and needle in result.stderr and "Traceback" not in result.stderr
@@ -337,7 +360,9 @@ def test_events_missing_store(tmp_path: Path) -> None:
     db = str(tmp_path / "none.db")
     result = subprocess.run(
         [sys.executable, "-m", "pacemaker_exporter.events_cli", "--db", db],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 1
     assert result.stderr == f"Error: no event store at {db}: is the alert agent configured? (see docs/alert-agent.md)\n"
@@ -456,8 +481,7 @@ def test_the_exporter_imports_what_the_spool_holds(tmp_path: Path) -> None:
     for i in range(3):
         spool.spool_event(db, spool.check_alert_env(sample("fencing", node_sequence=str(i))), time.time())
     exporter = str(Path(sys.executable).parent / "pacemaker-exporter")
-    out = subprocess.run([exporter, "metrics", "--demo", "--events.db", db], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run([exporter, "metrics", "--demo", "--events.db", db], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert 'pacemaker_exporter_events_stored{cluster="offlinelab"} 3.0' in out.stdout.splitlines()
     assert spool.pending(db) == []

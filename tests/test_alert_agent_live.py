@@ -62,8 +62,7 @@ def wait_for(what: str, pred: Callable[[], bool], c: LiveCluster, since: float) 
             return
         time.sleep(0.5)
     summary = {
-        i: [(e.kind, e.node, e.resource, e.task, e.result, e.desc[:40]) for e in evs]
-        for i, evs in events(c, since).items()
+        i: [(e.kind, e.node, e.resource, e.task, e.result, e.desc[:40]) for e in evs] for i, evs in events(c, since).items()
     }
     pytest.fail(f"no {what} within {TIMEOUT:.0f}s; recorded: {summary}")
 
@@ -72,7 +71,15 @@ def _runs_as_hacluster(c: LiveCluster, path: str) -> subprocess.CompletedProcess
     """Run ``path`` with no alert environment as hacluster inside n1, through a shell (execve as
     Pacemaker's executor does it): a usable agent exits 2 with its one-line message."""
     return c.exec(
-        1, "setpriv", "--reuid=hacluster", "--regid=haclient", "--init-groups", "sh", "-c", 'exec "$0"', path,
+        1,
+        "setpriv",
+        "--reuid=hacluster",
+        "--regid=haclient",
+        "--init-groups",
+        "sh",
+        "-c",
+        'exec "$0"',
+        path,
         timeout=30,
     )
 
@@ -181,8 +188,7 @@ def test_node_loss_and_fencing(alerting: LiveCluster) -> None:
     )
     wait_for(
         "successful fencing of n3 on n1 and n2",
-        seen_by_survivors(lambda e: (e.kind, e.node, e.task, e.rc, e.result) == ("fencing", "n3", "reboot", 0,
-                                                                                   "success")),
+        seen_by_survivors(lambda e: (e.kind, e.node, e.task, e.rc, e.result) == ("fencing", "n3", "reboot", 0, "success")),
         c,
         since,
     )

@@ -52,10 +52,6 @@ REPORT = Path(os.environ.get("PCMKEXP_ALERT_LATENCY_REPORT", "/tmp/pcmkexp-alert
 ALERT_TIMEOUT = 120.0
 
 
-
-
-
-
 def test_test_copies_change_only_durations_and_urls() -> None:
     orig, short = RULES.read_text().splitlines(), shortened_rules(RULES.read_text()).splitlines()
     assert len(orig) == len(short)
@@ -84,10 +80,17 @@ class Stack:
         import json
         import subprocess
 
-        r = subprocess.run(self.ns.argv(sys.executable, "-c",
-                                        "import sys,urllib.request;"
-                                        "sys.stdout.write(urllib.request.urlopen(sys.argv[1],timeout=5).read().decode())",
-                                        url), capture_output=True, text=True, timeout=20)
+        r = subprocess.run(
+            self.ns.argv(
+                sys.executable,
+                "-c",
+                "import sys,urllib.request;sys.stdout.write(urllib.request.urlopen(sys.argv[1],timeout=5).read().decode())",
+                url,
+            ),
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
         if r.returncode != 0:
             raise OSError(r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "api call failed")
         return json.loads(r.stdout)
@@ -103,8 +106,11 @@ class Stack:
             self.start_exporter(i)
         targets = [f"{self.c.node_address(i)}:{EXPORTER_PORT}" for i in self.c.nodes()]
         start_alerting_stack(self.procs, self.ns, self.work, targets, self.hook_file)
-        for name, url in (("webhook", f"http://127.0.0.1:{HOOK_PORT}/"), ("alertmanager", f"{self.am}/-/ready"),
-                          ("prometheus", f"{self.prom}/-/ready")):
+        for name, url in (
+            ("webhook", f"http://127.0.0.1:{HOOK_PORT}/"),
+            ("alertmanager", f"{self.am}/-/ready"),
+            ("prometheus", f"{self.prom}/-/ready"),
+        ):
             wait_for(f"{name} ready", 30, lambda url=url: self._reachable(url))
         self.wait_all_up()
 
@@ -118,9 +124,13 @@ class Stack:
     def _raw(self, url: str) -> None:
         import subprocess
 
-        r = subprocess.run(self.ns.argv(sys.executable, "-c", "import sys,urllib.request;"
-                                        "urllib.request.urlopen(sys.argv[1],timeout=3).read()", url),
-                           capture_output=True, timeout=20)
+        r = subprocess.run(
+            self.ns.argv(
+                sys.executable, "-c", "import sys,urllib.request;urllib.request.urlopen(sys.argv[1],timeout=3).read()", url
+            ),
+            capture_output=True,
+            timeout=20,
+        )
         if r.returncode != 0:
             raise OSError(url)
 
@@ -130,9 +140,19 @@ class Stack:
         if p is not None and p.poll() is None:
             return
         self.procs.procs.pop(name, None)
-        self.procs.start(name, [str(EXPORTER), f"--web.listen-address={self.c.node_address(i)}:{EXPORTER_PORT}",
-                                "--refresh-interval", "1", "--fencing-recent", "30"],
-                         popen=lambda *argv, **kw: self.c.popen(i, *argv, **kw), cwd=str(ROOT))
+        self.procs.start(
+            name,
+            [
+                str(EXPORTER),
+                f"--web.listen-address={self.c.node_address(i)}:{EXPORTER_PORT}",
+                "--refresh-interval",
+                "1",
+                "--fencing-recent",
+                "30",
+            ],
+            popen=lambda *argv, **kw: self.c.popen(i, *argv, **kw),
+            cwd=str(ROOT),
+        )
 
     def ensure_exporters(self) -> None:
         for i in self.c.nodes():
@@ -164,16 +184,26 @@ class Stack:
         self.ns.delete()
 
     # ------------------------------------------------------------------------------ webhook checks
-    def wait_webhook(self, alertname: str, status: str, since: float, match: Optional[Dict[str, str]] = None,
-                     timeout: float = ALERT_TIMEOUT) -> Dict[str, Any]:
+    def wait_webhook(
+        self,
+        alertname: str,
+        status: str,
+        since: float,
+        match: Optional[Dict[str, str]] = None,
+        timeout: float = ALERT_TIMEOUT,
+    ) -> Dict[str, Any]:
         """The first alert of that name and status (firing/resolved) received after `since`."""
         match = match or {}
         found: Dict[str, Any] = {}
 
         def seen() -> bool:
             for a in self.hook.alerts():
-                if (a["recv_ts"] >= since and a["status"] == status and a["labels"].get("alertname") == alertname
-                        and all(a["labels"].get(k) == v for k, v in match.items())):
+                if (
+                    a["recv_ts"] >= since
+                    and a["status"] == status
+                    and a["labels"].get("alertname") == alertname
+                    and all(a["labels"].get(k) == v for k, v in match.items())
+                ):
                     found.update(a)
                     return True
             return False
@@ -181,26 +211,41 @@ class Stack:
         try:
             wait_for(f"webhook: {alertname} {status} {match}", timeout, seen, interval=0.2)
         except TimeoutError:
-            got = sorted({(a["labels"].get("alertname"), a["status"], a["labels"].get("subject"))
-                          for a in self.hook.alerts() if a["recv_ts"] >= since})
-            prom = [(a["metric"].get("alertname"), a["metric"].get("alertstate"), a["metric"].get("subject"))
-                    for a in self.query('ALERTS{alertname=~"Pacemaker.*"}')]
-            raise AssertionError(f"{alertname} {status} {match} not delivered; webhook got {got}; "
-                                 f"Prometheus ALERTS {prom}") from None
+            got = sorted(
+                {
+                    (a["labels"].get("alertname"), a["status"], a["labels"].get("subject"))
+                    for a in self.hook.alerts()
+                    if a["recv_ts"] >= since
+                }
+            )
+            prom = [
+                (a["metric"].get("alertname"), a["metric"].get("alertstate"), a["metric"].get("subject"))
+                for a in self.query('ALERTS{alertname=~"Pacemaker.*"}')
+            ]
+            raise AssertionError(
+                f"{alertname} {status} {match} not delivered; webhook got {got}; Prometheus ALERTS {prom}"
+            ) from None
         return found
 
     def distinct_alerts(self, alertname: str, since: float, match: Optional[Dict[str, str]] = None) -> List[Dict[str, str]]:
         """The distinct alerts (label sets) of that name delivered as firing since `since`."""
         match = match or {}
-        sets = {tuple(sorted(a["labels"].items())) for a in self.hook.alerts()
-                if a["recv_ts"] >= since and a["status"] == "firing" and a["labels"].get("alertname") == alertname
-                and all(a["labels"].get(k) == v for k, v in match.items())}
+        sets = {
+            tuple(sorted(a["labels"].items()))
+            for a in self.hook.alerts()
+            if a["recv_ts"] >= since
+            and a["status"] == "firing"
+            and a["labels"].get("alertname") == alertname
+            and all(a["labels"].get(k) == v for k, v in match.items())
+        }
         return [dict(s) for s in sets]
 
-    def record(self, fault: str, alertname: str, fired_after: float, resolved_after: Optional[float],
-               note: str = "") -> None:
-        self.latencies.append({"fault": fault, "alert": alertname, "fired": fired_after,
-                               "resolved": resolved_after, "note": note})
+    def record(
+        self, fault: str, alertname: str, fired_after: float, resolved_after: Optional[float], note: str = ""
+    ) -> None:
+        self.latencies.append(
+            {"fault": fault, "alert": alertname, "fired": fired_after, "resolved": resolved_after, "note": note}
+        )
 
 
 @pytest.fixture(scope="module")
@@ -225,12 +270,16 @@ def stack(live_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def _write_report(s: Stack) -> None:
     if not s.latencies:
         return
-    lines = ["# Alert latency, fault to webhook (tests/test_alerts_live.py)", "",
-             f"Run: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}. Scrape and evaluation interval 1 s, exporter "
-             f"--refresh-interval 1, `for:` shortened to {FOR_OVERRIDE}, Alertmanager group_wait 1s / "
-             "group_interval 2s.", "",
-             "| fault | alert | fault → firing at webhook (s) | recovery → resolved at webhook (s) | note |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "# Alert latency, fault to webhook (tests/test_alerts_live.py)",
+        "",
+        f"Run: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}. Scrape and evaluation interval 1 s, exporter "
+        f"--refresh-interval 1, `for:` shortened to {FOR_OVERRIDE}, Alertmanager group_wait 1s / "
+        "group_interval 2s.",
+        "",
+        "| fault | alert | fault → firing at webhook (s) | recovery → resolved at webhook (s) | note |",
+        "|---|---|---|---|---|",
+    ]
     for r in s.latencies:
         res = f"{r['resolved']:.1f}" if r["resolved"] is not None else "-"
         lines.append(f"| {r['fault']} | {r['alert']} | {r['fired']:.1f} | {res} | {r['note']} |")
@@ -267,8 +316,13 @@ def test_resource_failure_alerts_once_and_resolves(stack: Stack) -> None:
     t1 = time.time()
     stack.c.exec(stack.c.first_live(), "crm_resource", "--cleanup", "-r", "dummy1", check=True)
     resolved = stack.wait_webhook("PacemakerFailedAction", "resolved", t1, {"subject": subject})
-    stack.record("resource failure (dummy1 monitor rc 7)", "PacemakerFailedAction", t_fired,
-                 resolved["recv_ts"] - t1, "recovery = crm_resource --cleanup")
+    stack.record(
+        "resource failure (dummy1 monitor rc 7)",
+        "PacemakerFailedAction",
+        t_fired,
+        resolved["recv_ts"] - t1,
+        "recovery = crm_resource --cleanup",
+    )
     _assert_once(stack, "PacemakerFailedAction", t0, {"subject": subject})
 
 
@@ -286,15 +340,25 @@ def test_node_killed_and_fenced_alerts_once_and_resolves(stack: Stack) -> None:
     labels = _assert_once(stack, "PacemakerNodeFenced", t0, {"node": name})
     assert labels["severity"] == "critical" and fired["receiver"] == "pager"
     down = stack.wait_webhook("PacemakerExporterDown", "firing", t0)
-    stack.record(f"node {name} killed (power loss), fenced", "PacemakerExporterDown", down["recv_ts"] - t0, None,
-                 "the node's own exporter dies with it")
+    stack.record(
+        f"node {name} killed (power loss), fenced",
+        "PacemakerExporterDown",
+        down["recv_ts"] - t0,
+        None,
+        "the node's own exporter dies with it",
+    )
     # recovery: the node boots again and rejoins; its exporter restarts
     t1 = time.time()
     stack.c.revive_node(victim)
     stack.ensure_exporters()
     resolved = stack.wait_webhook("PacemakerNodeFenced", "resolved", t1, {"node": name})
-    stack.record(f"node {name} killed (power loss), fenced", "PacemakerNodeFenced", t_fired,
-                 resolved["recv_ts"] - t1, "resolves when the fencing is no longer recent (--fencing-recent 30)")
+    stack.record(
+        f"node {name} killed (power loss), fenced",
+        "PacemakerNodeFenced",
+        t_fired,
+        resolved["recv_ts"] - t1,
+        "resolves when the fencing is no longer recent (--fencing-recent 30)",
+    )
     stack.wait_webhook("PacemakerExporterDown", "resolved", t1)
     _assert_once(stack, "PacemakerNodeFenced", t0, {"node": name})
     assert len(stack.distinct_alerts("PacemakerExporterDown", t0)) == 1
@@ -320,8 +384,11 @@ def test_quorum_lost_alerts_once_inhibits_resources_and_resolves(stack: Stack) -
     resource_alerts: List[Dict[str, Any]] = []
 
     def resource_alert_in_am() -> bool:
-        resource_alerts[:] = [a for a in stack.api(f"{stack.am}/api/v2/alerts")
-                              if a["labels"].get("resource") and a["labels"].get("cluster") == CLUSTER]
+        resource_alerts[:] = [
+            a
+            for a in stack.api(f"{stack.am}/api/v2/alerts")
+            if a["labels"].get("resource") and a["labels"].get("cluster") == CLUSTER
+        ]
         return bool(resource_alerts)
 
     wait_for("a per-resource alert in Alertmanager during the quorum loss", 60, resource_alert_in_am, interval=0.5)
@@ -329,8 +396,9 @@ def test_quorum_lost_alerts_once_inhibits_resources_and_resolves(stack: Stack) -
     resource_alert_in_am()
     for a in resource_alerts:
         assert a["status"]["state"] == "suppressed" and a["status"]["inhibitedBy"], a
-    delivered = [a for a in stack.hook.alerts()
-                 if a["recv_ts"] >= t0 and a["status"] == "firing" and a["labels"].get("resource")]
+    delivered = [
+        a for a in stack.hook.alerts() if a["recv_ts"] >= t0 and a["status"] == "firing" and a["labels"].get("resource")
+    ]
     assert not delivered, f"per-resource alerts delivered despite the quorum loss: {delivered}"
     inhibited = sorted({f"{a['labels']['alertname']} {a['labels'].get('subject')}" for a in resource_alerts})
     # recovery: both nodes come back
@@ -339,9 +407,13 @@ def test_quorum_lost_alerts_once_inhibits_resources_and_resolves(stack: Stack) -
     stack.c.revive_node(3)
     stack.ensure_exporters()
     resolved = stack.wait_webhook("PacemakerQuorumLost", "resolved", t1)
-    stack.record("nodes n2 and n3 killed at once: n1 alone without quorum", "PacemakerQuorumLost", t_fired,
-                 resolved["recv_ts"] - t1,
-                 f"inhibited meanwhile: {', '.join(inhibited)}; recovery = revive n2, n3")
+    stack.record(
+        "nodes n2 and n3 killed at once: n1 alone without quorum",
+        "PacemakerQuorumLost",
+        t_fired,
+        resolved["recv_ts"] - t1,
+        f"inhibited meanwhile: {', '.join(inhibited)}; recovery = revive n2, n3",
+    )
     _assert_once(stack, "PacemakerQuorumLost", t0, {})
     stack.c.reset()
 

@@ -126,8 +126,18 @@ def test_severity_colours_are_consistent() -> None:
 def test_cluster_dashboard_has_required_sections() -> None:
     d = load(DASH / "pacemaker-cluster.json")
     titles = {p["title"] for p in panels(d["panels"])}
-    for t in ("Nodes", "Resources", "Fail counts", "Failed actions", "Fencing timeline", "Quorum votes",
-              "Corosync links", "Tickets", "Exporters", "Active findings"):
+    for t in (
+        "Nodes",
+        "Resources",
+        "Fail counts",
+        "Failed actions",
+        "Fencing timeline",
+        "Quorum votes",
+        "Corosync links",
+        "Tickets",
+        "Exporters",
+        "Active findings",
+    ):
         assert t in titles, t
     assert any(a.get("useValueForTime") for a in d["annotations"]["list"]), "fencing annotations"
     f = load(DASH / "pacemaker-fleet.json")
@@ -163,15 +173,31 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         for cluster, scenario in FIXTURE_CLUSTERS.items():
             port = free_port()
-            procs.start(f"exporter-{cluster}", [str(exporter), "--from", str(SCENARIOS / scenario),
-                                                "--cluster-name", cluster, f"--web.listen-address=127.0.0.1:{port}",
-                                                "--refresh-interval", "1", "--events.db", str(db)])
+            procs.start(
+                f"exporter-{cluster}",
+                [
+                    str(exporter),
+                    "--from",
+                    str(SCENARIOS / scenario),
+                    "--cluster-name",
+                    cluster,
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--refresh-interval",
+                    "1",
+                    "--events.db",
+                    str(db),
+                ],
+            )
             targets.append(f"127.0.0.1:{port}")
         for t in targets:
             wait_for(f"exporter {t}", 20, lambda t=t: http_ok(f"http://{t}/metrics"))
         listen = f"127.0.0.1:{free_port()}"
-        base = start_prometheus(procs, work, listen, prometheus_config(
-            {"pacemaker": targets}, [str(ROOT / "prometheus" / "pacemaker.rules.yml")], None))
+        base = start_prometheus(
+            procs,
+            work,
+            listen,
+            prometheus_config({"pacemaker": targets}, [str(ROOT / "prometheus" / "pacemaker.rules.yml")], None),
+        )
         wait_for("prometheus ready", 30, lambda: http_ok(f"{base}/-/ready"))
 
         def all_up() -> bool:
@@ -180,7 +206,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
         wait_for("all exporters scraped", 30, all_up)
         # enough samples for rate()/increase() over $__rate_interval and the recording rules
-        wait_for("5 scrapes", 30, lambda: bool(promql(base, 'count_over_time(pacemaker_up[1m]) >= 5')["data"]["result"]))
+        wait_for("5 scrapes", 30, lambda: bool(promql(base, "count_over_time(pacemaker_up[1m]) >= 5")["data"]["result"]))
         yield base
     finally:
         procs.stop_all()

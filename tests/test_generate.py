@@ -47,10 +47,15 @@ def test_check_is_clean_on_the_checkout() -> None:
 def test_every_artefact_family_is_covered() -> None:
     paths = set(all_artefacts(ROOT))
     assert paths == {
-        "prometheus/pacemaker.rules.yml", "prometheus/tests/findings_test.yml", "prometheus/tests/metrics_test.yml",
-        "grafana/dashboards/pacemaker-fleet.json", "grafana/dashboards/pacemaker-cluster.json",
-        "zabbix_templates/pacemaker_exporter_agent.yaml", "zabbix_templates/pacemaker_exporter_http.yaml",
-        "docs/metrics.md", "README.md",
+        "prometheus/pacemaker.rules.yml",
+        "prometheus/tests/findings_test.yml",
+        "prometheus/tests/metrics_test.yml",
+        "grafana/dashboards/pacemaker-fleet.json",
+        "grafana/dashboards/pacemaker-cluster.json",
+        "zabbix_templates/pacemaker_exporter_agent.yaml",
+        "zabbix_templates/pacemaker_exporter_http.yaml",
+        "docs/metrics.md",
+        "README.md",
     }
 
 
@@ -69,8 +74,10 @@ def test_check_names_the_altered_file_then_generate_rewrites_it(copy: Path) -> N
 
     r = _generate("--root", str(copy))
     assert r.returncode == 0, r.stderr
-    assert _lines(r.stdout) == ["wrote grafana/dashboards/pacemaker-fleet.json",
-                                "wrote zabbix_templates/pacemaker_exporter_http.yaml"]
+    assert _lines(r.stdout) == [
+        "wrote grafana/dashboards/pacemaker-fleet.json",
+        "wrote zabbix_templates/pacemaker_exporter_http.yaml",
+    ]
     assert dashboard.read_text() == (ROOT / "grafana" / "dashboards" / "pacemaker-fleet.json").read_text()
     assert _generate("--check", "--root", str(copy)).returncode == 0
 
@@ -85,8 +92,10 @@ def test_a_stale_findings_table_is_named(copy: Path) -> None:
 def test_not_a_checkout_is_one_line_and_exit_2(tmp_path: Path) -> None:
     r = _generate("--check", "--root", str(tmp_path))
     assert r.returncode == 2
-    assert _lines(r.stderr) == [f"pacemaker-exporter generate: {tmp_path.resolve()} is not a pacemaker-exporter checkout "
-                                f"(no {', '.join(CHECKOUT_MARKERS)})"]
+    assert _lines(r.stderr) == [
+        f"pacemaker-exporter generate: {tmp_path.resolve()} is not a pacemaker-exporter checkout "
+        f"(no {', '.join(CHECKOUT_MARKERS)})"
+    ]
 
 
 def test_readme_without_the_table_markers_is_one_line_and_exit_2(copy: Path) -> None:
@@ -107,4 +116,6 @@ def test_runbook_base_points_the_rules_elsewhere(copy: Path) -> None:
     assert "docs/runbooks.md#" not in text.replace(base, "")
     r = _generate("--check", "--root", str(copy))
     assert (r.returncode, _lines(r.stderr)) == (
-        1, ["prometheus/pacemaker.rules.yml is stale: run pacemaker-exporter generate"])
+        1,
+        ["prometheus/pacemaker.rules.yml is stale: run pacemaker-exporter generate"],
+    )

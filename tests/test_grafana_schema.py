@@ -20,8 +20,10 @@ DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("node") is None, reason="node not installed (nodejs, for tsc)"),
-    pytest.mark.skipif(not TSC.exists() or not SCHEMA.is_dir(),
-                       reason="tests/grafana-schema/node_modules missing: run `npm ci` there (scripts/install.sh)"),
+    pytest.mark.skipif(
+        not TSC.exists() or not SCHEMA.is_dir(),
+        reason="tests/grafana-schema/node_modules missing: run `npm ci` there (scripts/install.sh)",
+    ),
 ]
 
 
@@ -30,13 +32,24 @@ def tsc(work: Path, dashboards: Dict[str, Any]) -> subprocess.CompletedProcess[s
     files: List[str] = []
     for name, doc in dashboards.items():
         src = work / f"{name}.ts"
-        src.write_text(f'import type {{ CheckedDashboard }} from "{(CHECK / "dashboard").as_posix()}";\n\n'
-                       f"export const dashboard = {json.dumps(doc, indent=1)} satisfies CheckedDashboard;\n")
+        src.write_text(
+            f'import type {{ CheckedDashboard }} from "{(CHECK / "dashboard").as_posix()}";\n\n'
+            f"export const dashboard = {json.dumps(doc, indent=1)} satisfies CheckedDashboard;\n"
+        )
         files.append(src.name)
-    config = {"compilerOptions": {"strict": True, "noEmit": True, "target": "es2020", "module": "commonjs",
-                                  "moduleResolution": "node", "types": [], "baseUrl": ".",
-                                  "paths": {"@grafana/schema": [SCHEMA.as_posix()]}},
-              "files": [*files, (CHECK / "dashboard.ts").as_posix()]}
+    config = {
+        "compilerOptions": {
+            "strict": True,
+            "noEmit": True,
+            "target": "es2020",
+            "module": "commonjs",
+            "moduleResolution": "node",
+            "types": [],
+            "baseUrl": ".",
+            "paths": {"@grafana/schema": [SCHEMA.as_posix()]},
+        },
+        "files": [*files, (CHECK / "dashboard.ts").as_posix()],
+    }
     (work / "tsconfig.json").write_text(json.dumps(config))
     return subprocess.run(["node", str(TSC), "-p", str(work)], capture_output=True, text=True, timeout=300)
 

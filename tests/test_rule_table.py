@@ -17,11 +17,16 @@ def _nothing(_: Snapshot, __: HealthSettings) -> Iterator[Tuple[Subject, str]]:
     return iter(())
 
 
-FAKE = Rule("fake-resource-sad", Severity.CRITICAL, "resource", "A resource is sad", _nothing,
-            subject=RESOURCE,
-            alert=AlertSpec("PacemakerFakeResourceSad", "7m", "resource {{ $labels.resource }} is sad",
-                            "cheer it up"),
-            zabbix=ZabbixSpec(priority="DISASTER"))
+FAKE = Rule(
+    "fake-resource-sad",
+    Severity.CRITICAL,
+    "resource",
+    "A resource is sad",
+    _nothing,
+    subject=RESOURCE,
+    alert=AlertSpec("PacemakerFakeResourceSad", "7m", "resource {{ $labels.resource }} is sad", "cheer it up"),
+    zabbix=ZabbixSpec(priority="DISASTER"),
+)
 
 
 def test_every_rule_declares_its_channels() -> None:
@@ -58,8 +63,9 @@ def test_a_new_rule_gets_its_zabbix_trigger_from_the_table_alone() -> None:
     (trigger,) = items["pacemaker.finding.message[fake-resource-sad]"].triggers
     assert trigger.name == "Pacemaker: A resource is sad"
     assert trigger.priority == "DISASTER"
-    prototyped = Rule("fake-node-sad", Severity.WARNING, "node", "A node is sad", _nothing,
-                      zabbix=ZabbixSpec(prototype=True))
+    prototyped = Rule(
+        "fake-node-sad", Severity.WARNING, "node", "A node is sad", _nothing, zabbix=ZabbixSpec(prototype=True)
+    )
     keys = {i.key for i in gen_zabbix.cluster_items(RULES + (prototyped,))}
     assert "pacemaker.finding[fake-node-sad]" in keys
     assert "pacemaker.finding.message[fake-node-sad]" not in keys  # a prototype reports it

@@ -103,13 +103,16 @@ def test_alertmanager_example_is_valid() -> None:
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-@pytest.mark.parametrize("labels, receiver", [
-    (["severity=critical", "cluster=c1"], "pager"),
-    (["severity=warning", "cluster=c1"], "tickets"),
-    (["severity=unknown", "cluster=c1"], "monitoring-team"),
-    (["severity=critical", "cluster=sap-prod"], "sap-team-pager"),
-    (["severity=warning", "cluster=sap-prod"], "sap-team"),
-])
+@pytest.mark.parametrize(
+    "labels, receiver",
+    [
+        (["severity=critical", "cluster=c1"], "pager"),
+        (["severity=warning", "cluster=c1"], "tickets"),
+        (["severity=unknown", "cluster=c1"], "monitoring-team"),
+        (["severity=critical", "cluster=sap-prod"], "sap-team-pager"),
+        (["severity=warning", "cluster=sap-prod"], "sap-team"),
+    ],
+)
 def test_alertmanager_example_routes(labels: List[str], receiver: str) -> None:
     r = _run(_tool("amtool"), "config", "routes", "test", f"--config.file={AM_EXAMPLE}", *labels)
     assert r.returncode == 0, r.stderr
@@ -118,8 +121,11 @@ def test_alertmanager_example_routes(labels: List[str], receiver: str) -> None:
 
 def test_alertmanager_example_inhibits_resource_alerts_on_quorum_loss() -> None:
     text = AM_EXAMPLE.read_text()
-    m = re.search(r'- alertname = "PacemakerQuorumLost"\s+target_matchers:\s+- resource =~ "\.\+"\s+'
-                  r"equal: \[cluster\]", text)
+    m = re.search(
+        r'- alertname = "PacemakerQuorumLost"\s+target_matchers:\s+- resource =~ "\.\+"\s+'
+        r"equal: \[cluster\]",
+        text,
+    )
     assert m, "inhibit rule quorum lost -> per-resource alerts of the cluster missing"
     # every per-resource alert carries the `resource` label the inhibition matches on
     for fa in gen_rules.FINDING_ALERTS:

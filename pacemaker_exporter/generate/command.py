@@ -14,11 +14,19 @@ EXIT_BAD_INPUT = 2
 
 @click.command("generate")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 and name each file that is stale.")
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
-              help="The checkout whose artefacts are generated.")
-@click.option("--runbook-base", metavar="URL",
-              help="Where the alerts' runbook_url point (your repository's docs/runbooks.md) instead of "
-                   "docs/runbooks.md: a rules file for a deployment, not for a commit.")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The checkout whose artefacts are generated.",
+)
+@click.option(
+    "--runbook-base",
+    metavar="URL",
+    help="Where the alerts' runbook_url point (your repository's docs/runbooks.md) instead of "
+    "docs/runbooks.md: a rules file for a deployment, not for a commit.",
+)
 def generate_command(check: bool, root: Path, runbook_base: Optional[str]) -> None:
     """Regenerate what is generated: the Prometheus rules and their promtool tests, the Grafana
     dashboards, the Zabbix templates, docs/metrics.md and README.md's findings table.
@@ -47,7 +55,6 @@ def generate_command(check: bool, root: Path, runbook_base: Optional[str]) -> No
         click.echo(f"pacemaker-exporter generate: {e}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     for rel in stale:
-        click.echo(f"{rel} is stale: run pacemaker-exporter generate" if check else f"wrote {rel}",
-                   err=check)
+        click.echo(f"{rel} is stale: run pacemaker-exporter generate" if check else f"wrote {rel}", err=check)
     if check and stale:
         sys.exit(EXIT_STALE)

@@ -13,16 +13,24 @@ METRICS_DOC = "docs/metrics.md"
 SUBSYSTEMS = [
     ("cluster", "Cluster", "crm_mon's summary and cluster options, pacemakerd, the DC."),
     ("nodes", "Nodes", ""),
-    ("resources", "Resources", "Every instance of every kind: primitives, groups, clones, promotable clones, "
-                               "cloned groups, bundles. Instances with the same labels are counted together."),
+    (
+        "resources",
+        "Resources",
+        "Every instance of every kind: primitives, groups, clones, promotable clones, "
+        "cloned groups, bundles. Instances with the same labels are counted together.",
+    ),
     ("history", "History and failures", "crm_mon's node history and failed actions."),
     ("fencing", "Fencing", "crm_mon's fence history (`--fence-history=3`)."),
     ("tickets", "Tickets, bans and leftover constraints", ""),
     ("corosync", "Corosync links", "`corosync-cfgtool -s` and `-n` (knet per link and peer; corosync 2 rings)."),
     ("quorum", "Quorum", "`corosync-quorumtool -s`."),
     ("findings", "Health findings", "The one rule table of `health.py` (what Nagios, Zabbix and `status` show)."),
-    ("events", "Alert-agent events", "Counters from the alert agent's event store (`--events.db`); absent "
-                                     "without it. They never go down (pruning does not touch them)."),
+    (
+        "events",
+        "Alert-agent events",
+        "Counters from the alert agent's event store (`--events.db`); absent "
+        "without it. They never go down (pruning does not touch them).",
+    ),
     ("self", "The exporter itself", ""),
 ]
 
@@ -72,7 +80,6 @@ def render() -> str:
         out.append(f"| `{name}` | gauge | {lab} | {_md(help_)} |")
     out.append("")
     return "\n".join(out)
-
 
 
 def artefacts(root: Path) -> Dict[str, str]:

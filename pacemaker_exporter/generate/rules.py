@@ -36,9 +36,11 @@ class FindingAlert:
 
 def finding_alerts(rules: Sequence[Rule] = RULES) -> Tuple[FindingAlert, ...]:
     """One alert per rule of the table that declares one."""
-    return tuple(FindingAlert(r.code, r.alert.name, r.alert.for_, r.subject, r.alert.summary, r.alert.check,
-                              r.meaning, r.category)
-                 for r in rules if r.alert is not None)
+    return tuple(
+        FindingAlert(r.code, r.alert.name, r.alert.for_, r.subject, r.alert.summary, r.alert.check, r.meaning, r.category)
+        for r in rules
+        if r.alert is not None
+    )
 
 
 FINDING_ALERTS: Tuple[FindingAlert, ...] = finding_alerts()
@@ -67,7 +69,8 @@ METRIC_ALERTS: Tuple[MetricAlert, ...] = (
         "PacemakerExporterDown",
         # job-agnostic: any target that exposed pacemaker_up in the last day; cluster from the exporter's series
         f"(up == 0) * on (job, instance) group_left (cluster)\n  max by (job, instance, cluster) ({_EXPORTERS_SEEN})",
-        "2m", "warning",
+        "2m",
+        "warning",
         "Cluster {{ $labels.cluster }}: exporter {{ $labels.instance }} is down",
         "Prometheus cannot scrape the pacemaker-exporter at {{ $labels.instance }} (job {{ $labels.job }}). "
         "The node may be down (see the node alerts of the cluster) or only the exporter stopped.",
@@ -75,7 +78,8 @@ METRIC_ALERTS: Tuple[MetricAlert, ...] = (
     MetricAlert(
         "PacemakerClusterAbsent",
         f"group by (cluster) ({_EXPORTERS_SEEN})\n  unless on (cluster) group by (cluster) (pacemaker_up)",
-        "5m", "critical",
+        "5m",
+        "critical",
         "Cluster {{ $labels.cluster }}: no exporter reports any more",
         "Every exporter of cluster {{ $labels.cluster }} stopped reporting (it reported during the last day). "
         "The whole cluster is unmonitored: check the hosts, the exporters and the network to them.",
@@ -83,14 +87,16 @@ METRIC_ALERTS: Tuple[MetricAlert, ...] = (
     MetricAlert(
         "PacemakerExportersAbsent",
         "absent(pacemaker_up)",
-        "10m", "warning",
+        "10m",
+        "warning",
         "No pacemaker-exporter reports to this Prometheus",
         "No series pacemaker_up at all: the scrape configuration lost the exporters, or every exporter is down.",
     ),
     MetricAlert(
         "PacemakerSnapshotStale",
         "pacemaker_exporter_snapshot_age_seconds > 180",
-        "2m", "warning",
+        "2m",
+        "warning",
         "Cluster {{ $labels.cluster }}: exporter {{ $labels.instance }} serves a stale snapshot",
         "The snapshot served by {{ $labels.instance }} is {{ $value | humanizeDuration }} old: its collections "
         "hang or fail (check its log and pacemaker_exporter_source_duration_seconds).",
@@ -98,7 +104,8 @@ METRIC_ALERTS: Tuple[MetricAlert, ...] = (
     MetricAlert(
         "PacemakerSourceFailed",
         "pacemaker_exporter_source_up == 0",
-        "5m", "warning",
+        "5m",
+        "warning",
         "Cluster {{ $labels.cluster }}: {{ $labels.source }} fails on exporter {{ $labels.instance }}",
         "The command {{ $labels.source }} failed or timed out on {{ $labels.instance }} for 5 minutes; "
         "the findings that need it are missing there. pacemaker_exporter_source_errors_total tells the kind.",
@@ -106,7 +113,8 @@ METRIC_ALERTS: Tuple[MetricAlert, ...] = (
     MetricAlert(
         "PacemakerEventStoreUnreadable",
         "pacemaker_exporter_events_store_up == 0",
-        "10m", "warning",
+        "10m",
+        "warning",
         "Cluster {{ $labels.cluster }}: exporter {{ $labels.instance }} cannot read the alert agent's event store",
         "The event store has been unreadable for 10 minutes on {{ $labels.instance }}: the event counters stop "
         "and events between two scrapes are missed (the exporter's log says 'event store unreadable').",
@@ -116,7 +124,8 @@ METRIC_ALERTS: Tuple[MetricAlert, ...] = (
         "count by (cluster) (count by (cluster, node) (pacemaker_dc_info == 1)) > 1",
         # a warning: a partition without quorum elects a DC of its own and stops its resources (the
         # majority fences it); two partitions that both claim quorum are the page, SplitBrainQuorate
-        "1m", "warning",
+        "1m",
+        "warning",
         "Cluster {{ $labels.cluster }}: partitioned, {{ $value }} different DCs",
         "The exporters of cluster {{ $labels.cluster }} name {{ $value }} different designated controllers: "
         "the cluster is partitioned. With quorum on one side only, the other side stops its resources and is "
@@ -127,7 +136,8 @@ METRIC_ALERTS: Tuple[MetricAlert, ...] = (
         "PacemakerSplitBrainQuorate",
         "count by (cluster) (\n  count by (cluster, node) (\n    pacemaker_dc_info == 1\n"
         "    and on (job, instance) pacemaker_quorate == 1))\n  > 1",
-        "0m", "critical",
+        "0m",
+        "critical",
         "Cluster {{ $labels.cluster }}: {{ $value }} partitions claim quorum",
         "{{ $value }} partitions of cluster {{ $labels.cluster }} each have a DC and claim quorum: the quorum "
         "configuration is broken (expected_votes, two_node, qdevice). Resources may run twice.",
@@ -141,7 +151,8 @@ METRIC_ALERTS: Tuple[MetricAlert, ...] = (
         "  or (\n"
         "    pacemaker_fencing_events_total unless pacemaker_fencing_events_total offset 10m)\n"
         "    and on (job, instance) (pacemaker_exporter_snapshot_timestamp_seconds offset 10m))",
-        "0m", "",
+        "0m",
+        "",
         "Cluster {{ $labels.cluster }}: fencing ({{ $labels.action }}) of {{ $labels.target }}: {{ $labels.result }}",
         "The alert agent recorded a fencing event in the last 10 minutes: {{ $labels.action }} of "
         "{{ $labels.target }}, {{ $labels.result }}. It resolves 10 minutes after the last event.",
@@ -151,14 +162,16 @@ METRIC_ALERTS: Tuple[MetricAlert, ...] = (
 
 
 def _finding_expr(fa: FindingAlert) -> str:
-    base = (f'max by (cluster, code, subject, severity) (pacemaker_finding{{code="{fa.code}"}} == 1)')
+    base = f'max by (cluster, code, subject, severity) (pacemaker_finding{{code="{fa.code}"}} == 1)'
     if fa.kind == NODE:
         return f'label_replace(\n  {base},\n  "node", "$1", "subject", "(.+)")'
     if fa.kind == RESOURCE:
-        return ('label_replace(label_replace(\n'
-                f'  {base},\n'
-                '  "resource", "$1", "subject", "([^@]+).*"),\n'
-                '  "node", "$1", "subject", "[^@]+@(.+)")')
+        return (
+            "label_replace(label_replace(\n"
+            f"  {base},\n"
+            '  "resource", "$1", "subject", "([^@]+).*"),\n'
+            '  "node", "$1", "subject", "[^@]+@(.+)")'
+        )
     if fa.kind == TICKET:
         return f'label_replace(\n  {base},\n  "ticket", "$1", "subject", "(.+)")'
     return base
@@ -168,15 +181,18 @@ def anchor(alert: str) -> str:
     return alert.lower()
 
 
-def alert_annotations(alert: str, runbook_base: str = RUNBOOK_BASE,
-                      findings: Sequence[FindingAlert] = FINDING_ALERTS) -> Dict[str, str]:
+def alert_annotations(
+    alert: str, runbook_base: str = RUNBOOK_BASE, findings: Sequence[FindingAlert] = FINDING_ALERTS
+) -> Dict[str, str]:
     """summary, description and runbook_url of an alert (Go templates)."""
     url = f"{runbook_base}#{anchor(alert)}"
     for fa in findings:
         if fa.alert == alert:
-            desc = (f"{fa.meaning}. Finding {fa.code} (subject {{{{ $labels.subject }}}}) reported by the "
-                    f"exporters of cluster {{{{ $labels.cluster }}}}. First check: {fa.check}. "
-                    f"Details: pacemaker-exporter status on a node of the cluster.")
+            desc = (
+                f"{fa.meaning}. Finding {fa.code} (subject {{{{ $labels.subject }}}}) reported by the "
+                f"exporters of cluster {{{{ $labels.cluster }}}}. First check: {fa.check}. "
+                f"Details: pacemaker-exporter status on a node of the cluster."
+            )
             return {"summary": fa.summary, "description": desc, "runbook_url": url}
     for ma in METRIC_ALERTS:
         if ma.alert == alert:
@@ -184,8 +200,9 @@ def alert_annotations(alert: str, runbook_base: str = RUNBOOK_BASE,
     raise KeyError(alert)
 
 
-def _rule(kind: str, name: str, expr: str, for_: Optional[str], labels: Dict[str, str],
-          annotations: Dict[str, str]) -> Dict[str, Any]:
+def _rule(
+    kind: str, name: str, expr: str, for_: Optional[str], labels: Dict[str, str], annotations: Dict[str, str]
+) -> Dict[str, Any]:
     """One rule as Prometheus reads it; empty parts left out."""
     rule: Dict[str, Any] = {kind: name, "expr": expr}
     if for_ is not None:
@@ -198,14 +215,14 @@ def _rule(kind: str, name: str, expr: str, for_: Optional[str], labels: Dict[str
 
 
 RECORDING: Tuple[Tuple[str, str], ...] = (
-    ("cluster:pacemaker_finding:max",
-     "max by (cluster, code, subject, severity) (pacemaker_finding == 1)"),
-    ("cluster:pacemaker_findings:count",
-     "count by (cluster, severity) (cluster:pacemaker_finding:max)"),
+    ("cluster:pacemaker_finding:max", "max by (cluster, code, subject, severity) (pacemaker_finding == 1)"),
+    ("cluster:pacemaker_findings:count", "count by (cluster, severity) (cluster:pacemaker_finding:max)"),
     ("cluster:pacemaker_quorate:max", "max by (cluster) (pacemaker_quorate)"),
     ("cluster:pacemaker_dc:count", "count by (cluster) (count by (cluster, node) (pacemaker_dc_info == 1))"),
-    ("cluster:pacemaker_nodes_online:max",
-     'max by (cluster) (sum by (cluster, job, instance) (pacemaker_node_status{status="online"}))'),
+    (
+        "cluster:pacemaker_nodes_online:max",
+        'max by (cluster) (sum by (cluster, job, instance) (pacemaker_node_status{status="online"}))',
+    ),
     ("cluster:pacemaker_exporters_up:count", "count by (cluster) (pacemaker_up)"),
 )
 
@@ -226,21 +243,30 @@ def render(runbook_base: str = RUNBOOK_BASE, rules: Sequence[Rule] = RULES) -> s
     """The rules file for a table of health rules (the real one, or a test's copy)."""
     alerts = finding_alerts(rules)
     recording = [_rule("record", record, expr, None, {}, {}) for record, expr in RECORDING]
-    findings = [_rule("alert", fa.alert, _finding_expr(fa), fa.for_,
-                      {"severity": "{{ $labels.severity }}", "category": fa.category},
-                      alert_annotations(fa.alert, runbook_base, alerts))
-                for fa in alerts]
+    findings = [
+        _rule(
+            "alert",
+            fa.alert,
+            _finding_expr(fa),
+            fa.for_,
+            {"severity": "{{ $labels.severity }}", "category": fa.category},
+            alert_annotations(fa.alert, runbook_base, alerts),
+        )
+        for fa in alerts
+    ]
     metric_based = []
     for ma in METRIC_ALERTS:
         labels = dict(ma.labels or {})
         if ma.severity:
             labels.setdefault("severity", ma.severity)
         metric_based.append(_rule("alert", ma.alert, ma.expr, ma.for_, labels, alert_annotations(ma.alert, runbook_base)))
-    document = {"groups": [
-        {"name": "pacemaker-recording", "rules": recording},
-        {"name": "pacemaker-findings", "rules": findings},
-        {"name": "pacemaker-exporter-and-cluster", "rules": metric_based},
-    ]}
+    document = {
+        "groups": [
+            {"name": "pacemaker-recording", "rules": recording},
+            {"name": "pacemaker-findings", "rules": findings},
+            {"name": "pacemaker-exporter-and-cluster", "rules": metric_based},
+        ]
+    }
     return HEADER + dump_yaml(document, PLAIN_KEYS)
 
 

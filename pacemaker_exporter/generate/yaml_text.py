@@ -48,5 +48,11 @@ def _styled(value: Any, plain: bool, plain_keys: AbstractSet[str]) -> Any:
 
 def dump_yaml(document: Any, plain_keys: AbstractSet[str] = frozenset()) -> str:
     """`document` (dicts, lists, strings, numbers, booleans) as YAML text in the style above."""
-    return yaml.dump(_styled(document, False, plain_keys), Dumper=_Dumper, sort_keys=False,
-                     default_flow_style=False, allow_unicode=True, width=1 << 30)
+    return yaml.dump(
+        _styled(document, False, plain_keys),
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1 << 30,
+    )

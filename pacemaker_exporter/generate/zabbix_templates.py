@@ -109,8 +109,7 @@ def _n(key: str, name: str, path: str, component: str, description: str = "", **
     return Item(key, name, path, component=component, description=description, **kw)
 
 
-def _s(key: str, name: str, path: str, component: str, description: str = "", value_type: str = "CHAR",
-       **kw: Any) -> Item:
+def _s(key: str, name: str, path: str, component: str, description: str = "", value_type: str = "CHAR", **kw: Any) -> Item:
     return Item(key, name, path, value_type=value_type, component=component, description=description, **kw)
 
 
@@ -118,8 +117,13 @@ def cluster_items(rules: Sequence[Rule] = RULES) -> List[Item]:
     """The cluster-level items, with one count and (unless prototyped) one trigger per rule of the table."""
     items = [
         _s("pacemaker.cluster.name", "Cluster name", "$.cluster", "cluster"),
-        _s("pacemaker.local_node", "Local node", "$.local_node", "cluster",
-           "The node whose view this is (where the command or the exporter runs)."),
+        _s(
+            "pacemaker.local_node",
+            "Local node",
+            "$.local_node",
+            "cluster",
+            "The node whose view this is (where the command or the exporter runs).",
+        ),
         _n("pacemaker.taken_at", "Snapshot time", "$.taken_at", "cluster", units="unixtime", heartbeat=False),
         _b("pacemaker.quorate", "Partition has quorum", "$.quorate", "quorum"),
         _b("pacemaker.activity_blocked", "Activity blocked (no quorum)", "$.activity_blocked", "quorum"),
@@ -143,19 +147,35 @@ def cluster_items(rules: Sequence[Rule] = RULES) -> List[Item]:
         _n("pacemaker.failed_actions", "Failed actions", "$.failed_actions", "resource"),
         _n("pacemaker.fencing.failed", "Nodes whose latest fencing failed", "$.fencing_failed", "fencing"),
         _n("pacemaker.fencing.pending", "Fencing actions in progress", "$.fencing_pending", "fencing"),
-        _n("pacemaker.fencing.succeeded", "Successful fencing actions in the history", "$.fencing_succeeded",
-           "fencing"),
-        _n("pacemaker.fencing.counter", "Fence events in the history", "$.fencing_counter", "fencing",
-           "Fence events crm_mon lists (its history is bounded): a rise is a new fencing action."),
+        _n("pacemaker.fencing.succeeded", "Successful fencing actions in the history", "$.fencing_succeeded", "fencing"),
+        _n(
+            "pacemaker.fencing.counter",
+            "Fence events in the history",
+            "$.fencing_counter",
+            "fencing",
+            "Fence events crm_mon lists (its history is bounded): a rise is a new fencing action.",
+        ),
         _s("pacemaker.fencing.last_target", "Last fencing: target", "$.fencing_last_target", "fencing"),
         _s("pacemaker.fencing.last_status", "Last fencing: result", "$.fencing_last_status", "fencing"),
-        _n("pacemaker.fencing.last_timestamp", "Last fencing: completed at", "$.fencing_last_timestamp", "fencing",
-           units="unixtime", heartbeat=False, triggers=[Trigger(
-               "Pacemaker: a fencing action completed",
-               "change(/{T}/pacemaker.fencing.last_timestamp)>0",
-               "INFO", "A fencing action (successful or failed) completed since the previous value: see the items "
-               "'Last fencing: target' and 'Last fencing: result'.",
-               opdata="at {ITEM.LASTVALUE1}", manual_close=True)]),
+        _n(
+            "pacemaker.fencing.last_timestamp",
+            "Last fencing: completed at",
+            "$.fencing_last_timestamp",
+            "fencing",
+            units="unixtime",
+            heartbeat=False,
+            triggers=[
+                Trigger(
+                    "Pacemaker: a fencing action completed",
+                    "change(/{T}/pacemaker.fencing.last_timestamp)>0",
+                    "INFO",
+                    "A fencing action (successful or failed) completed since the previous value: see the items "
+                    "'Last fencing: target' and 'Last fencing: result'.",
+                    opdata="at {ITEM.LASTVALUE1}",
+                    manual_close=True,
+                )
+            ],
+        ),
         _b("pacemaker.stonith_enabled", "STONITH enabled", "$.stonith_enabled", "config"),
         _b("pacemaker.maintenance_mode", "Cluster maintenance mode", "$.maintenance_mode", "config"),
         _s("pacemaker.no_quorum_policy", "no-quorum-policy", "$.no_quorum_policy", "config"),
@@ -166,17 +186,31 @@ def cluster_items(rules: Sequence[Rule] = RULES) -> List[Item]:
         _n("pacemaker.tickets.revoked", "Tickets revoked", "$.tickets_revoked", "ticket"),
         _n("pacemaker.source.errors", "Commands that failed", "$.source_errors", "source"),
         _s("pacemaker.source.error", "Command errors", "$.source_error", "source", value_type="TEXT"),
-        Item("pacemaker.severity", "Worst finding severity", "$.severity", valuemap="Pacemaker severity",
-             component="health"),
+        Item(
+            "pacemaker.severity", "Worst finding severity", "$.severity", valuemap="Pacemaker severity", component="health"
+        ),
         _n("pacemaker.findings.critical", "Critical findings", "$.findings_critical", "health"),
         _n("pacemaker.findings.warning", "Warning findings", "$.findings_warning", "health"),
-        _s("pacemaker.findings.text", "Findings", "$.findings_text", "health", value_type="TEXT",
-           description="Every finding of the health rules, worst first: severity, code, subject, message."),
+        _s(
+            "pacemaker.findings.text",
+            "Findings",
+            "$.findings_text",
+            "health",
+            value_type="TEXT",
+            description="Every finding of the health rules, worst first: severity, code, subject, message.",
+        ),
     ]
     # one count per finding code (graphs, and the same numbers as the exporter's metrics) ...
     for rule in rules:
-        items.append(_n(f"pacemaker.finding[{rule.code}]", f"Findings: {rule.code}",
-                        f'$.findings_by_code["{rule.code}"]', "health", rule.meaning))
+        items.append(
+            _n(
+                f"pacemaker.finding[{rule.code}]",
+                f"Findings: {rule.code}",
+                f'$.findings_by_code["{rule.code}"]',
+                "health",
+                rule.meaning,
+            )
+        )
     # ... and one cluster-level trigger per code that no prototype reports, on its messages
     for rule in rules:
         if rule.zabbix.prototype:
@@ -184,20 +218,28 @@ def cluster_items(rules: Sequence[Rule] = RULES) -> List[Item]:
         priority = rule.zabbix.priority or PRIORITY[rule.severity]
         # a lost quorum explains resource trouble and a missing DC: do not page for those as well
         deps = [QUORUM_LOST] if rule.category == "resource" or rule.code == "no-dc" else []
-        items.append(_s(
-            f"pacemaker.finding.message[{rule.code}]", f"Findings: {rule.code}: messages",
-            f'$.findings_messages["{rule.code}"]', "health", value_type="TEXT",
-            description=f"The messages of the '{rule.code}' findings ('' when none): {rule.meaning}.",
-            triggers=[Trigger(
-                f"Pacemaker: {rule.meaning}",
-                f"length(last(/{{T}}/pacemaker.finding.message[{rule.code}]))>0",
-                priority,
-                f"Health rule '{rule.code}' ({rule.severity.value}): {rule.meaning}. The operational data "
-                "shows the findings' messages; `pacemaker-exporter status` on a node shows the same.",
-                opdata="{ITEM.LASTVALUE1}",
-                depends_on=deps,
-                tags=[("finding", rule.code)],
-            )]))
+        items.append(
+            _s(
+                f"pacemaker.finding.message[{rule.code}]",
+                f"Findings: {rule.code}: messages",
+                f'$.findings_messages["{rule.code}"]',
+                "health",
+                value_type="TEXT",
+                description=f"The messages of the '{rule.code}' findings ('' when none): {rule.meaning}.",
+                triggers=[
+                    Trigger(
+                        f"Pacemaker: {rule.meaning}",
+                        f"length(last(/{{T}}/pacemaker.finding.message[{rule.code}]))>0",
+                        priority,
+                        f"Health rule '{rule.code}' ({rule.severity.value}): {rule.meaning}. The operational data "
+                        "shows the findings' messages; `pacemaker-exporter status` on a node shows the same.",
+                        opdata="{ITEM.LASTVALUE1}",
+                        depends_on=deps,
+                        tags=[("finding", rule.code)],
+                    )
+                ],
+            )
+        )
     return items
 
 
@@ -209,22 +251,47 @@ def node_discovery() -> Discovery:
         return f'$.nodes["{{#NODE}}"].{f}'
 
     def cond(flag: str) -> str:
-        return (f"last(/{{T}}/{key(flag)})=1 and length(last(/{{T}}/{key('problems')}))>=0")
+        return f"last(/{{T}}/{key(flag)})=1 and length(last(/{{T}}/{key('problems')}))>=0"
 
     rules = {r.code: r for r in RULES}
     triggers = [
-        Trigger("Node {#NODE} is UNCLEAN: it must be fenced before its resources can move", cond("unclean"),
-                PRIORITY[rules["node-unclean"].severity], rules["node-unclean"].meaning, "{ITEM.LASTVALUE2}",
-                depends_on=[QUORUM_LOST]),
-        Trigger("Node {#NODE} is offline", cond("offline"), PRIORITY[rules["node-offline"].severity],
-                rules["node-offline"].meaning, "{ITEM.LASTVALUE2}", depends_on=[QUORUM_LOST]),
-        Trigger("Node {#NODE} is in standby", cond("standby"), PRIORITY[rules["node-standby"].severity],
-                rules["node-standby"].meaning, "{ITEM.LASTVALUE2}"),
-        Trigger("Node {#NODE} is in maintenance mode", cond("maintenance"),
-                PRIORITY[rules["node-maintenance"].severity], rules["node-maintenance"].meaning,
-                "{ITEM.LASTVALUE2}"),
-        Trigger("Node {#NODE} is pending (joining)", cond("pending"), PRIORITY[rules["node-pending"].severity],
-                rules["node-pending"].meaning, "{ITEM.LASTVALUE2}"),
+        Trigger(
+            "Node {#NODE} is UNCLEAN: it must be fenced before its resources can move",
+            cond("unclean"),
+            PRIORITY[rules["node-unclean"].severity],
+            rules["node-unclean"].meaning,
+            "{ITEM.LASTVALUE2}",
+            depends_on=[QUORUM_LOST],
+        ),
+        Trigger(
+            "Node {#NODE} is offline",
+            cond("offline"),
+            PRIORITY[rules["node-offline"].severity],
+            rules["node-offline"].meaning,
+            "{ITEM.LASTVALUE2}",
+            depends_on=[QUORUM_LOST],
+        ),
+        Trigger(
+            "Node {#NODE} is in standby",
+            cond("standby"),
+            PRIORITY[rules["node-standby"].severity],
+            rules["node-standby"].meaning,
+            "{ITEM.LASTVALUE2}",
+        ),
+        Trigger(
+            "Node {#NODE} is in maintenance mode",
+            cond("maintenance"),
+            PRIORITY[rules["node-maintenance"].severity],
+            rules["node-maintenance"].meaning,
+            "{ITEM.LASTVALUE2}",
+        ),
+        Trigger(
+            "Node {#NODE} is pending (joining)",
+            cond("pending"),
+            PRIORITY[rules["node-pending"].severity],
+            rules["node-pending"].meaning,
+            "{ITEM.LASTVALUE2}",
+        ),
     ]
     items = [
         Item(key("state"), "Node {#NODE}: state", path("state"), valuemap="Pacemaker node state", component="node"),
@@ -238,8 +305,14 @@ def node_discovery() -> Discovery:
         _n(key("resources_running"), "Node {#NODE}: resources running", path("resources_running"), "node"),
         _s(key("problems"), "Node {#NODE}: problems", path("problems"), "node", value_type="TEXT"),
     ]
-    return Discovery("pacemaker.discovery.nodes", "Pacemaker nodes discovery", "nodes",
-                     "Cluster, remote and guest nodes ({#NODE}, {#NODE.ID}, {#NODE.TYPE}).", items, triggers)
+    return Discovery(
+        "pacemaker.discovery.nodes",
+        "Pacemaker nodes discovery",
+        "nodes",
+        "Cluster, remote and guest nodes ({#NODE}, {#NODE.ID}, {#NODE.TYPE}).",
+        items,
+        triggers,
+    )
 
 
 def resource_discovery() -> Discovery:
@@ -256,25 +329,49 @@ def resource_discovery() -> Discovery:
     deps = [QUORUM_LOST, NO_DC, MAINTENANCE]
     where = "{#KIND} {#UID}"
     triggers = [
-        Trigger(f"Resource {where} is FAILED", cond("failed"), PRIORITY[rules["resource-failed"].severity],
-                rules["resource-failed"].meaning, "{ITEM.LASTVALUE2}", depends_on=deps),
-        Trigger(f"Resource {where} is blocked (needs a cleanup)", cond("blocked"),
-                PRIORITY[rules["resource-blocked"].severity], rules["resource-blocked"].meaning,
-                "{ITEM.LASTVALUE2}", depends_on=deps),
-        Trigger(f"Resource {where} is stopped but should run", cond("stopped"),
-                PRIORITY[rules["resource-stopped"].severity], rules["resource-stopped"].meaning,
-                "{ITEM.LASTVALUE2}", depends_on=deps),
-        Trigger(f"Resource {where}: an operation failed", cond("failed_actions"),
-                PRIORITY[rules["failed-action"].severity], rules["failed-action"].meaning,
-                "{ITEM.LASTVALUE2}", depends_on=deps),
-        Trigger(f"Resource {where}: fail count near migration-threshold",
-                f"last(/{{T}}/{key('fail_count')})>0 and last(/{{T}}/{key('migration_threshold')})<{INFINITY}"
-                f" and last(/{{T}}/{key('fail_count')})>="
-                f"last(/{{T}}/{key('migration_threshold')})-{{$PACEMAKER.FAILCOUNT.MARGIN:\"{{#RESOURCE}}\"}}",
-                PRIORITY[rules["failcount-near-threshold"].severity],
-                "The fail count is within {$PACEMAKER.FAILCOUNT.MARGIN} failures of migration-threshold: one more "
-                "failure and Pacemaker bans the resource from this node.",
-                "fail count {ITEM.LASTVALUE1} of {ITEM.LASTVALUE2}", depends_on=deps),
+        Trigger(
+            f"Resource {where} is FAILED",
+            cond("failed"),
+            PRIORITY[rules["resource-failed"].severity],
+            rules["resource-failed"].meaning,
+            "{ITEM.LASTVALUE2}",
+            depends_on=deps,
+        ),
+        Trigger(
+            f"Resource {where} is blocked (needs a cleanup)",
+            cond("blocked"),
+            PRIORITY[rules["resource-blocked"].severity],
+            rules["resource-blocked"].meaning,
+            "{ITEM.LASTVALUE2}",
+            depends_on=deps,
+        ),
+        Trigger(
+            f"Resource {where} is stopped but should run",
+            cond("stopped"),
+            PRIORITY[rules["resource-stopped"].severity],
+            rules["resource-stopped"].meaning,
+            "{ITEM.LASTVALUE2}",
+            depends_on=deps,
+        ),
+        Trigger(
+            f"Resource {where}: an operation failed",
+            cond("failed_actions"),
+            PRIORITY[rules["failed-action"].severity],
+            rules["failed-action"].meaning,
+            "{ITEM.LASTVALUE2}",
+            depends_on=deps,
+        ),
+        Trigger(
+            f"Resource {where}: fail count near migration-threshold",
+            f"last(/{{T}}/{key('fail_count')})>0 and last(/{{T}}/{key('migration_threshold')})<{INFINITY}"
+            f" and last(/{{T}}/{key('fail_count')})>="
+            f'last(/{{T}}/{key("migration_threshold")})-{{$PACEMAKER.FAILCOUNT.MARGIN:"{{#RESOURCE}}"}}',
+            PRIORITY[rules["failcount-near-threshold"].severity],
+            "The fail count is within {$PACEMAKER.FAILCOUNT.MARGIN} failures of migration-threshold: one more "
+            "failure and Pacemaker bans the resource from this node.",
+            "fail count {ITEM.LASTVALUE1} of {ITEM.LASTVALUE2}",
+            depends_on=deps,
+        ),
     ]
     items = [
         _s(key("role"), "Resource {#UID}: role", path("role"), "resource"),
@@ -286,13 +383,24 @@ def resource_discovery() -> Discovery:
         _b(key("stopped"), "Resource {#UID}: stopped though it should run", path("stopped"), "resource"),
         _n(key("failed_actions"), "Resource {#UID}: failed actions", path("failed_actions"), "resource"),
         _n(key("fail_count"), "Resource {#UID}: fail count", path("fail_count"), "resource"),
-        _n(key("migration_threshold"), "Resource {#UID}: migration-threshold", path("migration_threshold"),
-           "resource", f"{INFINITY} means INFINITY."),
+        _n(
+            key("migration_threshold"),
+            "Resource {#UID}: migration-threshold",
+            path("migration_threshold"),
+            "resource",
+            f"{INFINITY} means INFINITY.",
+        ),
         _s(key("problems"), "Resource {#UID}: problems", path("problems"), "resource", value_type="TEXT"),
     ]
-    return Discovery("pacemaker.discovery.resources", "Pacemaker resources discovery", "resources",
-                     "Every resource instance (primitive, stonith) and every group, clone and bundle: {#UID} "
-                     "(parent/id@node), {#RESOURCE}, {#PARENT}, {#KIND}, {#AGENT}, {#NODE}.", items, triggers)
+    return Discovery(
+        "pacemaker.discovery.resources",
+        "Pacemaker resources discovery",
+        "resources",
+        "Every resource instance (primitive, stonith) and every group, clone and bundle: {#UID} "
+        "(parent/id@node), {#RESOURCE}, {#PARENT}, {#KIND}, {#AGENT}, {#NODE}.",
+        items,
+        triggers,
+    )
 
 
 def link_discovery() -> Discovery:
@@ -304,17 +412,36 @@ def link_discovery() -> Discovery:
 
     rule = next(r for r in RULES if r.code == "corosync-link-faulty")
     items = [
-        Item(key("connected"), "Corosync {#LINK} ({#PEER}): connected", path("connected"),
-             valuemap="Pacemaker link state", component="corosync"),
+        Item(
+            key("connected"),
+            "Corosync {#LINK} ({#PEER}): connected",
+            path("connected"),
+            valuemap="Pacemaker link state",
+            component="corosync",
+        ),
         _s(key("status"), "Corosync {#LINK} ({#PEER}): status", path("status"), "corosync"),
-        _b(key("faulty"), "Corosync {#LINK} ({#PEER}): down while other links are up", path("faulty"), "corosync",
-           triggers=[Trigger("Corosync link {#LINK.ID} to node {#PEER.ID} {#PEER} ({#PEER.ADDRESS}) is down",
-                             f"last(/{{T}}/{key('faulty')})=1", PRIORITY[rule.severity], rule.meaning +
-                             ": redundancy is lost (a peer down on every link is reported as a node problem).")]),
+        _b(
+            key("faulty"),
+            "Corosync {#LINK} ({#PEER}): down while other links are up",
+            path("faulty"),
+            "corosync",
+            triggers=[
+                Trigger(
+                    "Corosync link {#LINK.ID} to node {#PEER.ID} {#PEER} ({#PEER.ADDRESS}) is down",
+                    f"last(/{{T}}/{key('faulty')})=1",
+                    PRIORITY[rule.severity],
+                    rule.meaning + ": redundancy is lost (a peer down on every link is reported as a node problem).",
+                )
+            ],
+        ),
     ]
-    return Discovery("pacemaker.discovery.links", "Corosync links discovery", "links",
-                     "Corosync links (knet) or rings towards each peer: {#LINK}, {#LINK.ID}, {#PEER.ID}, {#PEER}.",
-                     items)
+    return Discovery(
+        "pacemaker.discovery.links",
+        "Corosync links discovery",
+        "links",
+        "Corosync links (knet) or rings towards each peer: {#LINK}, {#LINK.ID}, {#PEER.ID}, {#PEER}.",
+        items,
+    )
 
 
 def ticket_discovery() -> Discovery:
@@ -327,26 +454,52 @@ def ticket_discovery() -> Discovery:
     rules = {r.code: r for r in RULES}
     items = [
         _b(key("granted"), "Ticket {#TICKET}: granted", path("granted"), "ticket"),
-        _b(key("revoked"), "Ticket {#TICKET}: revoked", path("revoked"), "ticket", triggers=[Trigger(
-            "Ticket {#TICKET} is revoked: resources that depend on it are stopped here",
-            f"last(/{{T}}/{key('revoked')})=1", PRIORITY[rules["ticket-revoked"].severity],
-            rules["ticket-revoked"].meaning)]),
-        _b(key("standby"), "Ticket {#TICKET}: standby", path("standby"), "ticket", triggers=[Trigger(
-            "Ticket {#TICKET} is in standby", f"last(/{{T}}/{key('standby')})=1",
-            PRIORITY[rules["ticket-standby"].severity], rules["ticket-standby"].meaning)]),
+        _b(
+            key("revoked"),
+            "Ticket {#TICKET}: revoked",
+            path("revoked"),
+            "ticket",
+            triggers=[
+                Trigger(
+                    "Ticket {#TICKET} is revoked: resources that depend on it are stopped here",
+                    f"last(/{{T}}/{key('revoked')})=1",
+                    PRIORITY[rules["ticket-revoked"].severity],
+                    rules["ticket-revoked"].meaning,
+                )
+            ],
+        ),
+        _b(
+            key("standby"),
+            "Ticket {#TICKET}: standby",
+            path("standby"),
+            "ticket",
+            triggers=[
+                Trigger(
+                    "Ticket {#TICKET} is in standby",
+                    f"last(/{{T}}/{key('standby')})=1",
+                    PRIORITY[rules["ticket-standby"].severity],
+                    rules["ticket-standby"].meaning,
+                )
+            ],
+        ),
     ]
-    return Discovery("pacemaker.discovery.tickets", "Pacemaker tickets discovery", "tickets",
-                     "Multi-site tickets: {#TICKET}.", items)
+    return Discovery(
+        "pacemaker.discovery.tickets", "Pacemaker tickets discovery", "tickets", "Multi-site tickets: {#TICKET}.", items
+    )
 
 
 def master_triggers() -> List[Trigger]:
-    return [Trigger(
-        "Pacemaker: no data for {$PACEMAKER.NODATA.TIMEOUT} (command or exporter failing)",
-        "nodata(/{T}/pacemaker.snapshot,{$PACEMAKER.NODATA.TIMEOUT})=1", "AVERAGE",
-        "The master item got no value: the agent's UserParameter failed (see the item's error: "
-        "'pacemaker-exporter: cannot collect the cluster status: ...'), timed out (agent Timeout= must exceed "
-        "--command-timeout), or the exporter is unreachable. Every other item is stale meanwhile.",
-        tags=[("scope", "availability")])]
+    return [
+        Trigger(
+            "Pacemaker: no data for {$PACEMAKER.NODATA.TIMEOUT} (command or exporter failing)",
+            "nodata(/{T}/pacemaker.snapshot,{$PACEMAKER.NODATA.TIMEOUT})=1",
+            "AVERAGE",
+            "The master item got no value: the agent's UserParameter failed (see the item's error: "
+            "'pacemaker-exporter: cannot collect the cluster status: ...'), timed out (agent Timeout= must exceed "
+            "--command-timeout), or the exporter is unreachable. Every other item is stale meanwhile.",
+            tags=[("scope", "availability")],
+        )
+    ]
 
 
 JS_CHECK = """\
@@ -377,8 +530,11 @@ def _tags(pairs: Sequence[Tuple[str, str]]) -> List[Dict[str, str]]:
 
 
 def _trigger(t: Trigger, tpl: str, triggers_by_name: Dict[str, Trigger], proto: bool) -> Dict[str, Any]:
-    out: Dict[str, Any] = {"uuid": _uuid(tpl, "trigger", t.expression), "expression": t.expression.replace("{T}", tpl),
-                           "name": t.name}
+    out: Dict[str, Any] = {
+        "uuid": _uuid(tpl, "trigger", t.expression),
+        "expression": t.expression.replace("{T}", tpl),
+        "name": t.name,
+    }
     if t.event_name:
         out["event_name"] = t.event_name
     if t.opdata:
@@ -390,16 +546,22 @@ def _trigger(t: Trigger, tpl: str, triggers_by_name: Dict[str, Trigger], proto: 
     if t.manual_close:
         out["manual_close"] = "YES"
     if t.depends_on:
-        out["dependencies"] = [{"name": d, "expression": triggers_by_name[d].expression.replace("{T}", tpl)}
-                               for d in t.depends_on]
+        out["dependencies"] = [
+            {"name": d, "expression": triggers_by_name[d].expression.replace("{T}", tpl)} for d in t.depends_on
+        ]
     tags = [("scope", "availability")] + list(t.tags) if not any(k == "scope" for k, _ in t.tags) else list(t.tags)
     out["tags"] = _tags(tags)
     return out
 
 
 def _item(it: Item, tpl: str, triggers_by_name: Dict[str, Trigger], proto: bool) -> Dict[str, Any]:
-    out: Dict[str, Any] = {"uuid": _uuid(tpl, "item", it.key), "name": it.name, "type": "DEPENDENT", "key": it.key,
-                           "delay": "0"}
+    out: Dict[str, Any] = {
+        "uuid": _uuid(tpl, "item", it.key),
+        "name": it.name,
+        "type": "DEPENDENT",
+        "key": it.key,
+        "delay": "0",
+    }
     if it.value_type in ("TEXT", "CHAR"):
         out["history"] = "7d"
         out["trends"] = "0"
@@ -426,25 +588,41 @@ def _item(it: Item, tpl: str, triggers_by_name: Dict[str, Trigger], proto: bool)
         tags.append(("ticket", "{#TICKET}"))
     out["tags"] = _tags(tags)
     if it.triggers:
-        out["trigger_prototypes" if proto else "triggers"] = [_trigger(t, tpl, triggers_by_name, proto)
-                                                              for t in it.triggers]
+        out["trigger_prototypes" if proto else "triggers"] = [_trigger(t, tpl, triggers_by_name, proto) for t in it.triggers]
     return out
 
 
 def _master(tpl: str, mode: str) -> Dict[str, Any]:
     out: Dict[str, Any] = {"uuid": _uuid(tpl, "item", MASTER), "name": "Pacemaker snapshot (Zabbix JSON)"}
     if mode == "http":
-        out.update({"type": "HTTP_AGENT", "key": MASTER, "delay": "{$PACEMAKER.INTERVAL}", "history": "1h",
-                    "trends": "0", "value_type": "TEXT", "timeout": "{$PACEMAKER.HTTP.TIMEOUT}",
-                    "url": "{$PACEMAKER.EXPORTER.URL}/zabbix.json",
-                    "description": "The exporter's Zabbix view of its cached snapshot (GET /zabbix.json); every "
-                                   "other item is a dependent item of this one."})
+        out.update(
+            {
+                "type": "HTTP_AGENT",
+                "key": MASTER,
+                "delay": "{$PACEMAKER.INTERVAL}",
+                "history": "1h",
+                "trends": "0",
+                "value_type": "TEXT",
+                "timeout": "{$PACEMAKER.HTTP.TIMEOUT}",
+                "url": "{$PACEMAKER.EXPORTER.URL}/zabbix.json",
+                "description": "The exporter's Zabbix view of its cached snapshot (GET /zabbix.json); every "
+                "other item is a dependent item of this one.",
+            }
+        )
     else:
-        out.update({"type": "ZABBIX_PASSIVE", "key": MASTER, "delay": "{$PACEMAKER.INTERVAL}", "history": "1h",
-                    "trends": "0", "value_type": "TEXT",
-                    "description": "UserParameter=pacemaker.snapshot,pacemaker-exporter zabbix (see "
-                                   "userparameter_pacemaker.conf): one collection per interval; every other item "
-                                   "is a dependent item of this one."})
+        out.update(
+            {
+                "type": "ZABBIX_PASSIVE",
+                "key": MASTER,
+                "delay": "{$PACEMAKER.INTERVAL}",
+                "history": "1h",
+                "trends": "0",
+                "value_type": "TEXT",
+                "description": "UserParameter=pacemaker.snapshot,pacemaker-exporter zabbix (see "
+                "userparameter_pacemaker.conf): one collection per interval; every other item "
+                "is a dependent item of this one.",
+            }
+        )
     out["preprocessing"] = [{"type": "JAVASCRIPT", "parameters": [JS_CHECK]}]
     out["tags"] = _tags([("component", "raw")])
     return out
@@ -452,8 +630,13 @@ def _master(tpl: str, mode: str) -> Dict[str, Any]:
 
 def _discovery(d: Discovery, tpl: str, triggers_by_name: Dict[str, Trigger]) -> Dict[str, Any]:
     out: Dict[str, Any] = {
-        "uuid": _uuid(tpl, "discovery", d.key), "name": d.name, "type": "DEPENDENT", "key": d.key, "delay": "0",
-        "lifetime": "{$PACEMAKER.LLD.LIFETIME}", "description": d.description,
+        "uuid": _uuid(tpl, "discovery", d.key),
+        "name": d.name,
+        "type": "DEPENDENT",
+        "key": d.key,
+        "delay": "0",
+        "lifetime": "{$PACEMAKER.LLD.LIFETIME}",
+        "description": d.description,
         "item_prototypes": [_item(i, tpl, triggers_by_name, True) for i in d.items],
     }
     if d.triggers:
@@ -472,9 +655,13 @@ MACROS: List[Tuple[str, str, str, Optional[str]]] = [
     ("{$PACEMAKER.HEARTBEAT}", "1h", "Unchanged values are stored once per this period.", None),
     ("{$PACEMAKER.LLD.HEARTBEAT}", "1h", "Unchanged discovery data is processed once per this period.", None),
     ("{$PACEMAKER.LLD.LIFETIME}", "7d", "Objects gone from the cluster are kept this long.", None),
-    ("{$PACEMAKER.FAILCOUNT.MARGIN}", "1",
-     "Fail count this close to migration-threshold raises a warning; context: the resource id, e.g. "
-     "{$PACEMAKER.FAILCOUNT.MARGIN:\"db\"}.", None),
+    (
+        "{$PACEMAKER.FAILCOUNT.MARGIN}",
+        "1",
+        "Fail count this close to migration-threshold raises a warning; context: the resource id, e.g. "
+        '{$PACEMAKER.FAILCOUNT.MARGIN:"db"}.',
+        None,
+    ),
     ("{$PACEMAKER.EXPORTER.URL}", "http://localhost:9804", "The exporter's base URL (no trailing slash).", "http"),
     ("{$PACEMAKER.HTTP.TIMEOUT}", "10s", "HTTP agent timeout for /zabbix.json.", "http"),
 ]
@@ -493,37 +680,45 @@ def template_document(tpl: str) -> Dict[str, Any]:
     master = _master(tpl, mode)
     master["triggers"] = [_trigger(t, tpl, all_triggers, False) for t in master_triggers()]
     rendered_items = [master] + [_item(i, tpl, all_triggers, False) for i in items]
-    feed = ("a Zabbix agent item running `pacemaker-exporter zabbix` (UserParameter pacemaker.snapshot)"
-            if mode == "agent" else "an HTTP agent item reading {$PACEMAKER.EXPORTER.URL}/zabbix.json")
+    feed = (
+        "a Zabbix agent item running `pacemaker-exporter zabbix` (UserParameter pacemaker.snapshot)"
+        if mode == "agent"
+        else "an HTTP agent item reading {$PACEMAKER.EXPORTER.URL}/zabbix.json"
+    )
     template: Dict[str, Any] = {
         "uuid": _uuid(tpl, "template"),
         "template": tpl,
         "name": tpl,
-        "description": (f"Pacemaker/Corosync cluster health from pacemaker-exporter, fed by {feed}. One value "
-                        "per interval feeds every item (dependent items, JSONPath); triggers follow the "
-                        "exporter's health rules. Link it to one or more nodes of each cluster.\n\n"
-                        "Generated by pacemaker-exporter generate: do not edit by hand."),
+        "description": (
+            f"Pacemaker/Corosync cluster health from pacemaker-exporter, fed by {feed}. One value "
+            "per interval feeds every item (dependent items, JSONPath); triggers follow the "
+            "exporter's health rules. Link it to one or more nodes of each cluster.\n\n"
+            "Generated by pacemaker-exporter generate: do not edit by hand."
+        ),
         "groups": [{"name": GROUP}],
         "items": rendered_items,
         "discovery_rules": [_discovery(d, tpl, all_triggers) for d in discoveries],
         "tags": _tags([("class", "software"), ("target", "pacemaker")]),
-        "macros": [dict({"macro": m, "value": v, "description": desc})
-                   for m, v, desc, only in MACROS if only in (None, mode)],
-        "valuemaps": [{"uuid": _uuid(tpl, "valuemap", name), "name": name,
-                       "mappings": [{"value": a, "newvalue": b} for a, b in maps]}
-                      for name, maps in VALUEMAPS.items()],
+        "macros": [
+            dict({"macro": m, "value": v, "description": desc}) for m, v, desc, only in MACROS if only in (None, mode)
+        ],
+        "valuemaps": [
+            {"uuid": _uuid(tpl, "valuemap", name), "name": name, "mappings": [{"value": a, "newvalue": b} for a, b in maps]}
+            for name, maps in VALUEMAPS.items()
+        ],
     }
-    return {"zabbix_export": {
-        "version": VERSION,
-        "date": DATE,
-        "groups": [{"uuid": _uuid("group", GROUP), "name": GROUP}],
-        "templates": [template],
-    }}
+    return {
+        "zabbix_export": {
+            "version": VERSION,
+            "date": DATE,
+            "groups": [{"uuid": _uuid("group", GROUP), "name": GROUP}],
+            "templates": [template],
+        }
+    }
 
 
 def render(tpl: str) -> str:
     return dump_yaml(template_document(tpl))
-
 
 
 def artefacts(root: Path) -> Dict[str, str]:

@@ -38,13 +38,15 @@ def parse_cib(data: bytes) -> CibConfig:
             rscs = [rt.get("rsc", "")] if rt.get("rsc") else [r.get("id", "") for r in rt.iter("resource_ref")]
             tickets.extend((rsc, rt.get("ticket", "")) for rsc in rscs)
         for loc in cons.findall("rsc_location"):
-            constraints.append(LocationConstraint(
-                id=loc.get("id", ""),
-                resource=loc.get("rsc", "") or loc.get("rsc-pattern", ""),
-                node=loc.get("node", ""),
-                score=loc.get("score", ""),
-                role=loc.get("role", ""),
-            ))
+            constraints.append(
+                LocationConstraint(
+                    id=loc.get("id", ""),
+                    resource=loc.get("rsc", "") or loc.get("rsc-pattern", ""),
+                    node=loc.get("node", ""),
+                    score=loc.get("score", ""),
+                    role=loc.get("role", ""),
+                )
+            )
 
     without_monitor: List[str] = []
     primitives = 0

@@ -65,22 +65,43 @@ def parse_cfgtool_status(data: bytes) -> CorosyncLinks:
             text = m.group(1).strip()
             faulty = "FAULTY" in text.upper()
             ok = not faulty and ("no faults" in text or text.upper() == "OK" or "active" in text)
-            links.append(CorosyncLink(link_id=block[0], local_address=address,
-                                      status="faulty" if faulty else ("active" if ok else text), connected=ok))
+            links.append(
+                CorosyncLink(
+                    link_id=block[0],
+                    local_address=address,
+                    status="faulty" if faulty else ("active" if ok else text),
+                    connected=ok,
+                )
+            )
             continue
         m = _NODE_FLAGS.match(line)
         if m:
             enabled, connected = m.group(2) == "1", m.group(3) == "1"
             peer = int(m.group(1))
             status = "localhost" if peer == local_id else ("connected" if connected else "disconnected")
-            links.append(CorosyncLink(link_id=block[0], peer_id=peer, local_address=address, status=status,
-                                      connected=connected, enabled=enabled))
+            links.append(
+                CorosyncLink(
+                    link_id=block[0],
+                    peer_id=peer,
+                    local_address=address,
+                    status=status,
+                    connected=connected,
+                    enabled=enabled,
+                )
+            )
             continue
         m = _NODE_WORD.match(line)
         if m:
             word = m.group(2).lower()
-            links.append(CorosyncLink(link_id=block[0], peer_id=int(m.group(1)), local_address=address,
-                                      status=word, connected=word in ("connected", "localhost")))
+            links.append(
+                CorosyncLink(
+                    link_id=block[0],
+                    peer_id=int(m.group(1)),
+                    local_address=address,
+                    status=word,
+                    connected=word in ("connected", "localhost"),
+                )
+            )
     if local_id is None and not links:
         raise ParseError(CFGTOOL, "no 'Local node ID' and no ring/link status found")
     return CorosyncLinks(local_node_id=local_id, transport=transport, links=tuple(links))
@@ -109,11 +130,18 @@ def parse_cfgtool_nodes(data: bytes) -> CorosyncLinks:
             words = m.group(5).split()
             connected = "connected" in words
             mtu = _MTU.search(m.group(5))
-            links.append(CorosyncLink(
-                link_id=int(m.group(1)), peer_id=peer, local_address=m.group(3), peer_address=m.group(4),
-                status="connected" if connected else "disconnected", connected=connected,
-                enabled="enabled" in words, mtu=int(mtu.group(1)) if mtu else None,
-            ))
+            links.append(
+                CorosyncLink(
+                    link_id=int(m.group(1)),
+                    peer_id=peer,
+                    local_address=m.group(3),
+                    peer_address=m.group(4),
+                    status="connected" if connected else "disconnected",
+                    connected=connected,
+                    enabled="enabled" in words,
+                    mtu=int(mtu.group(1)) if mtu else None,
+                )
+            )
     if local_id is None:
         raise ParseError(CFGTOOL, "no 'Local node ID' line in `corosync-cfgtool -n` output")
     return CorosyncLinks(local_node_id=local_id, transport=transport, links=tuple(links), peers_reachable=reachable)

@@ -48,8 +48,18 @@ _PARSER = etree.XMLParser(
 # op_key is RESOURCE_TASK_INTERVAL; resource ids may themselves contain '_'.
 _OP_KEY = re.compile(r"^(?P<rsc>.+)_(?P<task>[a-z_]+?)_(?P<interval>\d+)$")
 _TASKS = (
-    "monitor", "start", "stop", "promote", "demote", "migrate_to", "migrate_from",
-    "notify", "reload", "reload-agent", "meta-data", "validate-all",
+    "monitor",
+    "start",
+    "stop",
+    "promote",
+    "demote",
+    "migrate_to",
+    "migrate_from",
+    "notify",
+    "reload",
+    "reload-agent",
+    "meta-data",
+    "validate-all",
 )
 
 
@@ -94,8 +104,11 @@ def parse_crm_mon(data: bytes) -> CrmMonStatus:
     if root.tag == "pacemaker-result":
         fmt = f"pacemaker-result {root.get('api-version', '?')}"
         status = root.find("status")
-        errors = "" if status is None else "; ".join(
-            (e.text or "").strip() for e in status.iter("error") if (e.text or "").strip())
+        errors = (
+            ""
+            if status is None
+            else "; ".join((e.text or "").strip() for e in status.iter("error") if (e.text or "").strip())
+        )
         # crm_mon 2.1.5 reports some failures (e.g. an unreadable CIB_file) with code 0 and an <error>
         if root.find("summary") is None and status is not None and (status.get("code", "0") != "0" or errors):
             raise CrmMonUnavailable(
@@ -234,34 +247,58 @@ def _resources(container: Optional[etree._Element]) -> Tuple[Tuple[ResourceInsta
                 gid = child.get("id", "")
                 disabled = as_bool(child.get("disabled"))
                 managed = as_bool(child.get("managed"), True)
-                parents.append(
-                    ResourceParent(id=gid, kind="group", managed=managed, disabled=disabled, parent=ctx.clone)
+                parents.append(ResourceParent(id=gid, kind="group", managed=managed, disabled=disabled, parent=ctx.clone))
+                walk(
+                    child,
+                    _Context(
+                        gid,
+                        ctx.clone,
+                        ctx.bundle,
+                        ctx.replica,
+                        ctx.promotable,
+                        ctx.disabled or disabled,
+                        ctx.managed and managed,
+                    ),
                 )
-                walk(child, _Context(gid, ctx.clone, ctx.bundle, ctx.replica, ctx.promotable,
-                                     ctx.disabled or disabled, ctx.managed and managed))
             elif tag == "clone":
                 cid = child.get("id", "")
                 disabled = as_bool(child.get("disabled")) or child.get("target_role") == "Stopped"
                 managed = as_bool(child.get("managed"), True)
                 promotable = as_bool(child.get("multi_state"))
-                parents.append(ResourceParent(
-                    id=cid, kind="clone", managed=managed, disabled=disabled,
-                    failed=as_bool(child.get("failed")), promotable=promotable,
-                    unique=as_bool(child.get("unique")), target_role=child.get("target_role", ""),
-                ))
-                walk(child, _Context("", cid, ctx.bundle, ctx.replica, promotable,
-                                     ctx.disabled or disabled, ctx.managed and managed))
+                parents.append(
+                    ResourceParent(
+                        id=cid,
+                        kind="clone",
+                        managed=managed,
+                        disabled=disabled,
+                        failed=as_bool(child.get("failed")),
+                        promotable=promotable,
+                        unique=as_bool(child.get("unique")),
+                        target_role=child.get("target_role", ""),
+                    )
+                )
+                walk(
+                    child,
+                    _Context(
+                        "", cid, ctx.bundle, ctx.replica, promotable, ctx.disabled or disabled, ctx.managed and managed
+                    ),
+                )
             elif tag == "bundle":
                 bid = child.get("id", "")
                 managed = as_bool(child.get("managed"), True)
-                parents.append(ResourceParent(
-                    id=bid, kind="bundle", managed=managed, failed=as_bool(child.get("failed")),
-                    unique=as_bool(child.get("unique")), container_type=child.get("type", ""),
-                    image=child.get("image", ""),
-                ))
+                parents.append(
+                    ResourceParent(
+                        id=bid,
+                        kind="bundle",
+                        managed=managed,
+                        failed=as_bool(child.get("failed")),
+                        unique=as_bool(child.get("unique")),
+                        container_type=child.get("type", ""),
+                        image=child.get("image", ""),
+                    )
+                )
                 for replica in child.findall("replica"):
-                    walk(replica, _Context("", "", bid, replica.get("id", ""), False,
-                                           ctx.disabled, ctx.managed and managed))
+                    walk(replica, _Context("", "", bid, replica.get("id", ""), False, ctx.disabled, ctx.managed and managed))
 
     walk(container, _Context())
     return tuple(instances), tuple(parents)
@@ -319,15 +356,17 @@ def _histories(container: Optional[etree._Element]) -> Tuple[ResourceHistory, ..
                 )
                 for op in rh.findall("operation_history")
             )
-            out.append(ResourceHistory(
-                node=node.get("name", ""),
-                resource=rh.get("id", ""),
-                orphan=as_bool(rh.get("removed")) or as_bool(rh.get("orphan")),  # removed: Pacemaker 3.0.2+
-                migration_threshold=as_int(rh.get("migration-threshold"), INFINITY) or 0,
-                fail_count=as_int(rh.get("fail-count"), 0) or 0,
-                last_failure=as_time(rh.get("last-failure")),
-                operations=ops,
-            ))
+            out.append(
+                ResourceHistory(
+                    node=node.get("name", ""),
+                    resource=rh.get("id", ""),
+                    orphan=as_bool(rh.get("removed")) or as_bool(rh.get("orphan")),  # removed: Pacemaker 3.0.2+
+                    migration_threshold=as_int(rh.get("migration-threshold"), INFINITY) or 0,
+                    fail_count=as_int(rh.get("fail-count"), 0) or 0,
+                    last_failure=as_time(rh.get("last-failure")),
+                    operations=ops,
+                )
+            )
     return tuple(out)
 
 

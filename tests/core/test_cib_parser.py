@@ -30,12 +30,17 @@ def test_properties_constraints_tickets_monitors() -> None:
 @pytest.mark.skipif(shutil.which("cibadmin") is None, reason="cibadmin not installed")
 def test_configuration_scope_reads_like_the_whole_cib() -> None:
     env = dict(os.environ, CIB_file=str(SCENARIOS_DIR / "bans" / "cibadmin.xml"))
-    scoped = subprocess.run(["cibadmin", "--query", "--scope", "configuration"], env=env,
-                            capture_output=True, check=True, timeout=60).stdout
+    scoped = subprocess.run(
+        ["cibadmin", "--query", "--scope", "configuration"], env=env, capture_output=True, check=True, timeout=60
+    ).stdout
     assert scoped.lstrip().startswith(b"<configuration")
     a, b = parse_cib(scoped), parse_cib(whole("bans"))
-    assert (a.properties, a.location_constraints, a.resources_without_monitor, a.primitives) == \
-        (b.properties, b.location_constraints, b.resources_without_monitor, b.primitives)
+    assert (a.properties, a.location_constraints, a.resources_without_monitor, a.primitives) == (
+        b.properties,
+        b.location_constraints,
+        b.resources_without_monitor,
+        b.primitives,
+    )
 
 
 @pytest.mark.parametrize("data", [b"<status/>", b"<cib/>", b"<cib"])

@@ -26,12 +26,14 @@ def test_every_command_says_the_same_reason(tmp_path: Path) -> None:
     argv = ["--crm-mon-path", str(tmp_path / "no-crm_mon"), "--no-corosync", "--cibadmin-path", str(tmp_path / "x")]
     env = {**os.environ, "PACEMAKER_EXPORTER_EVENTS_DB": ""}
     reasons = {}
-    for command, code, prefix in (("status", 1, "cannot collect the cluster status: "),
-                                  ("zabbix", 1, "cannot collect the cluster status: "),
-                                  ("metrics", 0, "pacemaker_up 0: ")):
+    for command, code, prefix in (
+        ("status", 1, "cannot collect the cluster status: "),
+        ("zabbix", 1, "cannot collect the cluster status: "),
+        ("metrics", 0, "pacemaker_up 0: "),
+    ):
         proc = subprocess.run([EXPORTER, command, *argv], capture_output=True, text=True, timeout=60, env=env)
         lines = proc.stderr.splitlines()
         assert proc.returncode == code and len(lines) == 1, (command, proc.stderr)
         assert lines[0].startswith(f"pacemaker-exporter: {prefix}"), lines
-        reasons[command] = lines[0][len(f"pacemaker-exporter: {prefix}"):]
+        reasons[command] = lines[0][len(f"pacemaker-exporter: {prefix}") :]
     assert len(set(reasons.values())) == 1 and "no-crm_mon" in reasons["status"], reasons

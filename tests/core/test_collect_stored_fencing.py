@@ -34,11 +34,16 @@ def _store(tmp_path: Path, *fencings: Tuple[str, float, int]) -> str:
     with EventStore(db) as store:
         for target, when, rc in fencings:
             result = "OK" if rc == 0 else "Timer expired"
-            env = {"CRM_alert_kind": "fencing", "CRM_alert_node": target, "CRM_alert_task": "st_notify_fence",
-                   "CRM_alert_rc": str(rc), "CRM_alert_version": "2.1.5",
-                   "CRM_alert_desc": f"Operation reboot of {target} by node1 for pacemaker-controld.1@node1: "
-                                     f"{result} (ref=x)",
-                   "CRM_alert_timestamp_epoch": str(int(when)), "CRM_alert_timestamp_usec": "0"}
+            env = {
+                "CRM_alert_kind": "fencing",
+                "CRM_alert_node": target,
+                "CRM_alert_task": "st_notify_fence",
+                "CRM_alert_rc": str(rc),
+                "CRM_alert_version": "2.1.5",
+                "CRM_alert_desc": f"Operation reboot of {target} by node1 for pacemaker-controld.1@node1: {result} (ref=x)",
+                "CRM_alert_timestamp_epoch": str(int(when)),
+                "CRM_alert_timestamp_usec": "0",
+            }
             store.record(parse_alert_env(env, now=when))
     return db
 
@@ -51,10 +56,13 @@ def test_stored_fencing_joins_the_snapshot(tmp_path: Path) -> None:
     when = _last_update(HEALTHY) - 300
     db = _store(tmp_path, ("node3", when, 0), ("node2", when - 60, 1))
     snapshot = _collect(HEALTHY, db).collect()
-    fences = [(e.target, e.action, e.status, e.delegate, e.completed, e.exit_reason, e.origin)
-              for e in snapshot.fence_events]
-    assert fences == [("node3", "reboot", "success", "node1", when, "", STORED_FENCING_ORIGIN),
-                      ("node2", "reboot", "failed", "node1", when - 60, "Timer expired", STORED_FENCING_ORIGIN)]
+    fences = [
+        (e.target, e.action, e.status, e.delegate, e.completed, e.exit_reason, e.origin) for e in snapshot.fence_events
+    ]
+    assert fences == [
+        ("node3", "reboot", "success", "node1", when, "", STORED_FENCING_ORIGIN),
+        ("node2", "reboot", "failed", "node1", when - 60, "Timer expired", STORED_FENCING_ORIGIN),
+    ]
     codes = {(f.code, f.subject) for f in evaluate(snapshot)}
     assert ("fencing-happened", "node3") in codes and ("fencing-failed", "node2") in codes
 
@@ -76,8 +84,7 @@ def test_a_fencing_crm_mon_lists_is_not_added_twice(tmp_path: Path) -> None:
 
 
 def _exporter(*args: str, env: Dict[str, str]) -> str:
-    proc = subprocess.run([EXPORTER, *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **env})
+    proc = subprocess.run([EXPORTER, *args], cwd=ROOT, capture_output=True, text=True, timeout=60, env={**os.environ, **env})
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -97,8 +104,10 @@ def test_every_channel_agrees_on_a_stored_fencing(tmp_path: Path) -> None:
     status = json.loads(_exporter("status", "--json", *saved, env=env))
     assert _fencing_happened(status["findings"]) == ["node3"]
     metrics = _exporter("metrics", *saved, "--events.db", db, env={})
-    assert 'pacemaker_finding{cluster="offlinelab",code="fencing-happened",severity="critical",subject="node3"} 1.0' \
+    assert (
+        'pacemaker_finding{cluster="offlinelab",code="fencing-happened",severity="critical",subject="node3"} 1.0'
         in metrics.splitlines()
+    )
     zabbix = json.loads(_exporter("zabbix", *saved, env=env))
     assert _fencing_happened(zabbix["findings"]) == ["node3"]
     code, out = run(["fencing", *saved, "--events-db", db])

@@ -23,7 +23,10 @@ def test_knet_healthy() -> None:
     links = parse_cfgtool_status(read("cfgtool-s-knet-healthy.txt"))
     assert (links.local_node_id, links.transport) == (1, "knet")
     assert [(x.link_id, x.peer_id, x.status, x.connected) for x in links.links] == [
-        (0, 1, "localhost", True), (0, 2, "connected", True), (0, 3, "connected", True)]
+        (0, 1, "localhost", True),
+        (0, 2, "connected", True),
+        (0, 3, "connected", True),
+    ]
 
 
 def test_knet_peer_disconnected() -> None:

@@ -131,20 +131,25 @@ def test_unknown_elements_and_attributes_are_tolerated() -> None:
 
 
 def test_error_result_is_unavailable_not_a_crash() -> None:
-    raw = (b'<pacemaker-result api-version="2.25" request="crm_mon --output-as=xml">'
-           b'<status code="102" message="Not connected"><errors><error>crm_mon: Error: cluster is not available on '
-           b'this node</error></errors></status></pacemaker-result>')
+    raw = (
+        b'<pacemaker-result api-version="2.25" request="crm_mon --output-as=xml">'
+        b'<status code="102" message="Not connected"><errors><error>crm_mon: Error: cluster is not available on '
+        b"this node</error></errors></status></pacemaker-result>"
+    )
     with pytest.raises(CrmMonUnavailable, match="Not connected.*cluster is not available"):
         parse_crm_mon(raw)
 
 
-@pytest.mark.parametrize("data,match", [
-    (b"", "empty"),
-    (b"<html><body>no</body></html>", "unexpected root"),
-    (b"<pacemaker-result", "not well-formed"),
-    (b'<!DOCTYPE x [<!ENTITY a "b">]><crm_mon version="1"><summary/></crm_mon>', "DOCTYPE"),
-    (b'<pacemaker-result api-version="2.25"><status code="0"/></pacemaker-result>', "not a cluster status"),
-])
+@pytest.mark.parametrize(
+    "data,match",
+    [
+        (b"", "empty"),
+        (b"<html><body>no</body></html>", "unexpected root"),
+        (b"<pacemaker-result", "not well-formed"),
+        (b'<!DOCTYPE x [<!ENTITY a "b">]><crm_mon version="1"><summary/></crm_mon>', "DOCTYPE"),
+        (b'<pacemaker-result api-version="2.25"><status code="0"/></pacemaker-result>', "not a cluster status"),
+    ],
+)
 def test_bad_input_is_a_parse_error(data: bytes, match: str) -> None:
     with pytest.raises(ParseError, match=match):
         parse_crm_mon(data)

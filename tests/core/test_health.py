@@ -29,45 +29,52 @@ def codes(name: str, settings: Optional[HealthSettings] = None) -> FrozenSet[str
     return frozenset(f.code for f in evaluate(snapshot(name), settings))
 
 
-EXPECTED: Dict[str, FrozenSet[str]] = {k: frozenset(v) for k, v in {
-    "healthy-3node": [],
-    "live-healthy-3node": [],
-    "legacy-as-xml": [],
-    "bundle": [],
-    "remote-nodes": [],
-    "cloned-group": [],
-    "resource-disabled": [],
-    "all-nodes-standby": ["node-standby", "resource-stopped"],
-    "bans": ["cli-constraint-leftover"],
-    "live-clean-shutdown": ["node-offline"],
-    "live-fencing-failed": ["node-unclean", "fencing-failed"],
-    "live-node-killed-fenced": ["node-offline", "fencing-happened"],
-    "live-node-standby": ["node-standby"],
-    "live-quorum-lost": ["quorum-lost"],  # the other nodes' state is unknowable from here
-    "live-resource-failed": ["failed-action"],
-    "maintenance-mode": ["maintenance-mode"],
-    "no-dc": ["no-dc"],
-    "node-lost-fenced": ["node-offline"],
-    "node-maintenance": ["node-maintenance"],
-    "node-pending": ["node-pending"],  # crm_mon also marks it standby; that is not reported twice
-    "node-standby": ["node-standby"],
-    "node-standby-onfail": ["node-standby", "failed-action"],
-    "node-unclean": ["node-unclean"],
-    "quorum-lost": ["quorum-lost"],
-    "live-partition-isolated-view": ["quorum-lost"],
-    "quorum-lost-flag-only": ["quorum-lost"],
-    "resource-blocked": ["resource-failed", "resource-blocked", "failed-action"],
-    "resource-failcount-at-threshold": ["failcount-at-threshold", "failed-action"],
-    "resource-failed-monitor": ["resource-failed", "failed-action"],
-    "resource-orphaned": ["resource-orphaned"],
-    "resource-recovered-failcount": ["failed-action", "failcount-near-threshold"],
-    "resource-stop-failed-stonith-disabled": ["resource-failed", "resource-blocked", "failed-action",
-                                              "stonith-disabled"],
-    "resource-stopped-should-run": ["resource-stopped"],
-    "resource-unmanaged": ["resource-unmanaged"],
-    "stonith-disabled": ["stonith-disabled"],
-    "tickets": ["ticket-revoked", "ticket-standby"],
-}.items()}
+EXPECTED: Dict[str, FrozenSet[str]] = {
+    k: frozenset(v)
+    for k, v in {
+        "healthy-3node": [],
+        "live-healthy-3node": [],
+        "legacy-as-xml": [],
+        "bundle": [],
+        "remote-nodes": [],
+        "cloned-group": [],
+        "resource-disabled": [],
+        "all-nodes-standby": ["node-standby", "resource-stopped"],
+        "bans": ["cli-constraint-leftover"],
+        "live-clean-shutdown": ["node-offline"],
+        "live-fencing-failed": ["node-unclean", "fencing-failed"],
+        "live-node-killed-fenced": ["node-offline", "fencing-happened"],
+        "live-node-standby": ["node-standby"],
+        "live-quorum-lost": ["quorum-lost"],  # the other nodes' state is unknowable from here
+        "live-resource-failed": ["failed-action"],
+        "maintenance-mode": ["maintenance-mode"],
+        "no-dc": ["no-dc"],
+        "node-lost-fenced": ["node-offline"],
+        "node-maintenance": ["node-maintenance"],
+        "node-pending": ["node-pending"],  # crm_mon also marks it standby; that is not reported twice
+        "node-standby": ["node-standby"],
+        "node-standby-onfail": ["node-standby", "failed-action"],
+        "node-unclean": ["node-unclean"],
+        "quorum-lost": ["quorum-lost"],
+        "live-partition-isolated-view": ["quorum-lost"],
+        "quorum-lost-flag-only": ["quorum-lost"],
+        "resource-blocked": ["resource-failed", "resource-blocked", "failed-action"],
+        "resource-failcount-at-threshold": ["failcount-at-threshold", "failed-action"],
+        "resource-failed-monitor": ["resource-failed", "failed-action"],
+        "resource-orphaned": ["resource-orphaned"],
+        "resource-recovered-failcount": ["failed-action", "failcount-near-threshold"],
+        "resource-stop-failed-stonith-disabled": [
+            "resource-failed",
+            "resource-blocked",
+            "failed-action",
+            "stonith-disabled",
+        ],
+        "resource-stopped-should-run": ["resource-stopped"],
+        "resource-unmanaged": ["resource-unmanaged"],
+        "stonith-disabled": ["stonith-disabled"],
+        "tickets": ["ticket-revoked", "ticket-standby"],
+    }.items()
+}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -109,8 +116,11 @@ def test_fencing_recent_window_uses_the_snapshot_time() -> None:
 
 def test_failed_source_is_unknown_and_hides_no_failure() -> None:
     snap = snapshot("resource-failed-monitor")
-    broken = dataclasses.replace(snap, sources=snap.sources + (
-        SourceResult("corosync-quorumtool", "failed", 5.0, "corosync-quorumtool: timed out after 5s", "timeout"),))
+    broken = dataclasses.replace(
+        snap,
+        sources=snap.sources
+        + (SourceResult("corosync-quorumtool", "failed", 5.0, "corosync-quorumtool: timed out after 5s", "timeout"),),
+    )
     findings = evaluate(broken)
     assert {f.code for f in findings} >= {"source-failed", "resource-failed"}
     assert worst(findings) == Severity.CRITICAL  # a failure outranks a blind spot
@@ -128,6 +138,7 @@ def test_mixed_version_only_when_every_member_is_settled() -> None:
     mixed = dataclasses.replace(snap, summary=dataclasses.replace(snap.summary, mixed_version=True))
     assert "mixed-version" in {f.code for f in evaluate(mixed)}
     # a node joining or leaving has no version yet: crm_mon says mixed_version for a moment
-    leaving = dataclasses.replace(mixed, nodes=tuple(
-        dataclasses.replace(n, shutdown=True) if n.name == "node3" else n for n in mixed.nodes))
+    leaving = dataclasses.replace(
+        mixed, nodes=tuple(dataclasses.replace(n, shutdown=True) if n.name == "node3" else n for n in mixed.nodes)
+    )
     assert "mixed-version" not in {f.code for f in evaluate(leaving)}

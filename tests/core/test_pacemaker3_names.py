@@ -25,8 +25,9 @@ def snapshot(name: str) -> Snapshot:
 
 
 def stonith_samples(s: Snapshot) -> List[str]:
-    return [line for line in exposition(s, evaluate(s)).decode().splitlines()
-            if line.startswith("pacemaker_stonith_enabled{")]
+    return [
+        line for line in exposition(s, evaluate(s)).decode().splitlines() if line.startswith("pacemaker_stonith_enabled{")
+    ]
 
 
 @pytest.mark.parametrize("name", ["fencing-disabled-both-names", "fencing-disabled-new-names-only"])
@@ -73,12 +74,23 @@ def test_history_removed_is_orphan(attrs: str) -> None:
     assert {h.resource for h in status.histories if h.orphan} == {"dummy2"}
 
 
-@pytest.mark.parametrize("new, old, expected", [
-    ("true", "true", True), ("false", "false", False), ("false", None, False), (None, "false", False),
-    ("true", None, True), (None, "true", True),
-    # disagreeing: the safe answer is "disabled" (it raises stonith-disabled for a person to check)
-    ("true", "false", False), ("false", "true", False),
-    (None, None, None), ("", "", None), ("maybe", None, None), ("maybe", "false", False),
-])
+@pytest.mark.parametrize(
+    "new, old, expected",
+    [
+        ("true", "true", True),
+        ("false", "false", False),
+        ("false", None, False),
+        (None, "false", False),
+        ("true", None, True),
+        (None, "true", True),
+        # disagreeing: the safe answer is "disabled" (it raises stonith-disabled for a person to check)
+        ("true", "false", False),
+        ("false", "true", False),
+        (None, None, None),
+        ("", "", None),
+        ("maybe", None, None),
+        ("maybe", "false", False),
+    ],
+)
 def test_fencing_enabled_semantics(new: Optional[str], old: Optional[str], expected: Optional[bool]) -> None:
     assert fencing_enabled(new, old) is expected

@@ -19,8 +19,13 @@ CFG_S = (COROSYNC_DIR / "cfgtool-s-knet-healthy.txt").read_bytes()
 CFG_N = (COROSYNC_DIR / "cfgtool-n-knet-healthy.txt").read_bytes()
 QUORUM = (COROSYNC_DIR / "quorumtool-s-qdevice.txt").read_bytes()
 
-CASES = [(parse_crm_mon, CRM_MON), (parse_cib, CIB), (parse_cfgtool_status, CFG_S),
-         (parse_cfgtool_nodes, CFG_N), (parse_quorumtool, QUORUM)]
+CASES = [
+    (parse_crm_mon, CRM_MON),
+    (parse_cib, CIB),
+    (parse_cfgtool_status, CFG_S),
+    (parse_cfgtool_nodes, CFG_N),
+    (parse_quorumtool, QUORUM),
+]
 
 PROFILE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -43,10 +48,27 @@ def mutated(draw: st.DrawFn, original: bytes) -> bytes:
         if op == "flip":
             data[pos] = draw(st.integers(0, 255))
         elif op == "delete":
-            del data[pos: pos + draw(st.integers(1, 64))]
+            del data[pos : pos + draw(st.integers(1, 64))]
         elif op == "insert":
-            data[pos:pos] = draw(st.sampled_from([b"<", b">", b'"', b"&", b"&amp;", b"\x00", b"\xff\xfe",
-                                                  b"<resource>", b"</nodes>", b"=", b":", b"\n", b"nodeid:"]))
+            data[pos:pos] = draw(
+                st.sampled_from(
+                    [
+                        b"<",
+                        b">",
+                        b'"',
+                        b"&",
+                        b"&amp;",
+                        b"\x00",
+                        b"\xff\xfe",
+                        b"<resource>",
+                        b"</nodes>",
+                        b"=",
+                        b":",
+                        b"\n",
+                        b"nodeid:",
+                    ]
+                )
+            )
         else:
             del data[pos:]
     return bytes(data)
@@ -74,12 +96,12 @@ def test_truncated_everywhere(cut: int) -> None:
 
 
 def test_entities_are_not_expanded_and_dtds_refused() -> None:
-    laughs = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-              + b"".join(b'<!ENTITY lol%d "%s">' % (i, b"&lol%d;" % (i - 1) * 10 if i else b"&lol;" * 10)
-                         for i in range(1, 10))
-              + b']><crm_mon version="2"><summary/><nodes/></crm_mon>')
-    external = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-                b'<cib><configuration/></cib>')
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + b"".join(b'<!ENTITY lol%d "%s">' % (i, b"&lol%d;" % (i - 1) * 10 if i else b"&lol;" * 10) for i in range(1, 10))
+        + b']><crm_mon version="2"><summary/><nodes/></crm_mon>'
+    )
+    external = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><cib><configuration/></cib>'
     network = b'<?xml version="1.0"?><!DOCTYPE x SYSTEM "http://127.0.0.1:1/x.dtd"><cib><configuration/></cib>'
     for parser, data in [(parse_crm_mon, laughs), (parse_cib, external), (parse_cib, network)]:
         try:

@@ -18,8 +18,9 @@ pytestmark = pytest.mark.skipif(shutil.which("crm_mon") is None, reason="crm_mon
 EXE = [sys.executable, "-m", "pacemaker_exporter.cli"]
 
 
-@pytest.mark.parametrize("name", [n for n in scenario_names(include_large=True)
-                                  if (SCENARIOS_DIR / n / "cibadmin.xml").is_file()])
+@pytest.mark.parametrize(
+    "name", [n for n in scenario_names(include_large=True) if (SCENARIOS_DIR / n / "cibadmin.xml").is_file()]
+)
 def test_status_json_from_cib_file(name: str) -> None:
     env = dict(os.environ, CIB_file=str(SCENARIOS_DIR / name / "cibadmin.xml"))
     proc = subprocess.run([*EXE, "status", "--json"], env=env, capture_output=True, timeout=120)

@@ -78,22 +78,25 @@ def test_permission_denied_names_the_group(tmp_path: Path) -> None:
 
 
 def test_corosync_access_denied_says_how_to_allow(tmp_path: Path) -> None:
-    denied = script(tmp_path, "corosync-cfgtool",
-                    "echo 'Could not initialize corosync configuration API error 11' >&2\nexit 1\n")
+    denied = script(
+        tmp_path, "corosync-cfgtool", "echo 'Could not initialize corosync configuration API error 11' >&2\nexit 1\n"
+    )
     out = Command("corosync-cfgtool-s", (denied, "-s"), 1).run()
     assert out.error_kind == "permission" and "uidgid" in out.error
 
 
 def collect_with(tmp_path: Path, crm_mon: str) -> ClusterReader:
-    return ClusterReader(SourceConfig(crm_mon_path=crm_mon, cibadmin_path=str(tmp_path / "none"),
-                                  corosync=False, timeout=1))
+    return ClusterReader(SourceConfig(crm_mon_path=crm_mon, cibadmin_path=str(tmp_path / "none"), corosync=False, timeout=1))
 
 
-@pytest.mark.parametrize("body,kind,text", [
-    ("echo 'this is not xml'\n", "parse", "not well-formed"),
-    ("echo 'crm_mon: Error: cluster is not available on this node' >&2\nexit 102\n", "exit", "exit code 102"),
-    ("sleep 30\n", "timeout", "timed out"),
-])
+@pytest.mark.parametrize(
+    "body,kind,text",
+    [
+        ("echo 'this is not xml'\n", "parse", "not well-formed"),
+        ("echo 'crm_mon: Error: cluster is not available on this node' >&2\nexit 102\n", "exit", "exit code 102"),
+        ("sleep 30\n", "timeout", "timed out"),
+    ],
+)
 def test_failed_crm_mon_leaves_a_usable_snapshot(tmp_path: Path, body: str, kind: str, text: str) -> None:
     collector = collect_with(tmp_path, script(tmp_path, "crm_mon", body))
     try:
@@ -109,9 +112,15 @@ def test_failed_crm_mon_leaves_a_usable_snapshot(tmp_path: Path, body: str, kind
 def test_quorumtool_exit_2_is_an_answer_not_a_failure(tmp_path: Path) -> None:
     fixture = Path(__file__).parent.parent / "fixtures" / "corosync" / "quorumtool-s-noquorum.txt"
     tool = script(tmp_path, "corosync-quorumtool", f"cat {fixture}\nexit 2\n")
-    collector = ClusterReader(SourceConfig(crm_mon_path=str(tmp_path / "x"), cibadmin_path=str(tmp_path / "x"),
-                                       corosync_cfgtool_path=str(tmp_path / "x"), corosync_quorumtool_path=tool,
-                                       corosync=True))
+    collector = ClusterReader(
+        SourceConfig(
+            crm_mon_path=str(tmp_path / "x"),
+            cibadmin_path=str(tmp_path / "x"),
+            corosync_cfgtool_path=str(tmp_path / "x"),
+            corosync_quorumtool_path=tool,
+            corosync=True,
+        )
+    )
     try:
         snap = collector.collect()
     finally:

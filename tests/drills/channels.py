@@ -75,8 +75,9 @@ def trigger_pattern(name: str, victim: str) -> str:
     """A problem-name regex for a template trigger (prototype) name: ``{#NODE}`` is the victim node,
     any other LLD macro matches any text."""
     parts = re.split(r"(\{#[A-Z0-9_.]+\})", name)
-    return "".join(("(?:" + re.escape(victim) + ")" if p == "{#NODE}" else ".+?") if p.startswith("{#")
-                   else re.escape(p) for p in parts)
+    return "".join(
+        ("(?:" + re.escape(victim) + ")" if p == "{#NODE}" else ".+?") if p.startswith("{#") else re.escape(p) for p in parts
+    )
 
 
 class ZabbixChannel:
@@ -105,8 +106,10 @@ class ZabbixChannel:
                 self.timings[what] = round(time.monotonic() - t0, 1)
                 return v
             if time.monotonic() - t0 > timeout:
-                raise RuntimeError(f"Zabbix: timeout after {timeout:.0f}s waiting for {what}\n"
-                                   f"{self.stack.server_log_tail() if self.stack else ''}")
+                raise RuntimeError(
+                    f"Zabbix: timeout after {timeout:.0f}s waiting for {what}\n"
+                    f"{self.stack.server_log_tail() if self.stack else ''}"
+                )
             time.sleep(interval)
 
     def start(self) -> None:
@@ -129,9 +132,12 @@ class ZabbixChannel:
         _ensure_zabbix_in_haclient()
         allow_on_corosync(self.c, self.node, "zabbix")
         self.agent = _start_agent(self.c, self.stack.base)
-        self.relay = subprocess.Popen([sys.executable, "-m", "tests.zabbix.relay", str(RELAY_PORT),
-                                       str(self.c.holder_pid(self.node)), "10050"], cwd=ROOT,
-                                      stdout=subprocess.PIPE, start_new_session=True)
+        self.relay = subprocess.Popen(
+            [sys.executable, "-m", "tests.zabbix.relay", str(RELAY_PORT), str(self.c.holder_pid(self.node)), "10050"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
         assert self.relay.stdout is not None
         if self.relay.stdout.readline().strip() != b"ready":
             raise RuntimeError("Zabbix: the relay into node 1 did not start")
@@ -140,12 +146,19 @@ class ZabbixChannel:
         for h in api.call("host.get", {"output": ["hostid"], "filter": {"host": [ZBX_HOST]}}):
             api.call("host.delete", [h["hostid"]])
         t = time.monotonic()
-        self.hostid = api.call("host.create", {
-            "host": ZBX_HOST, "groups": [{"groupid": group}], "templates": [{"templateid": tpl}],
-            "interfaces": [{"type": 1, "main": 1, "useip": 1, "ip": "127.0.0.1", "dns": "", "port": str(RELAY_PORT)}],
-            "macros": [{"macro": "{$PACEMAKER.INTERVAL}", "value": self.interval},
-                       {"macro": "{$PACEMAKER.NODATA.TIMEOUT}", "value": "2m"}],
-        })["hostids"][0]
+        self.hostid = api.call(
+            "host.create",
+            {
+                "host": ZBX_HOST,
+                "groups": [{"groupid": group}],
+                "templates": [{"templateid": tpl}],
+                "interfaces": [{"type": 1, "main": 1, "useip": 1, "ip": "127.0.0.1", "dns": "", "port": str(RELAY_PORT)}],
+                "macros": [
+                    {"macro": "{$PACEMAKER.INTERVAL}", "value": self.interval},
+                    {"macro": "{$PACEMAKER.NODATA.TIMEOUT}", "value": "2m"},
+                ],
+            },
+        )["hostids"][0]
         self._wait("first snapshot", 90, self._master_ok)
         names = [self.c.node_name(i) for i in self.c.nodes()]
         self._wait("nodes, resources and tickets discovered", 120, lambda: self._discovered(names))
@@ -153,8 +166,15 @@ class ZabbixChannel:
         self.timings["total"] = round(time.monotonic() - t0, 1)
 
     def _items(self, search: str) -> List[Dict[str, Any]]:
-        return self.call("item.get", {"hostids": self.hostid, "search": {"key_": search}, "startSearch": True,
-                                      "output": ["key_", "lastvalue", "lastclock", "state", "error"]})
+        return self.call(
+            "item.get",
+            {
+                "hostids": self.hostid,
+                "search": {"key_": search},
+                "startSearch": True,
+                "output": ["key_", "lastvalue", "lastclock", "state", "error"],
+            },
+        )
 
     def _master_ok(self) -> bool:
         it = self._items("pacemaker.snapshot")[0]
@@ -163,10 +183,12 @@ class ZabbixChannel:
         return int(it["lastclock"]) > 0
 
     def _discovered(self, nodes: List[str]) -> bool:
-        trig = {t["description"] for t in self.call("trigger.get", {"hostids": self.hostid,
-                                                                     "output": ["description"]})}
-        return (all(f"Node {n} is offline" in trig for n in nodes)
-                and any("dummy1" in t for t in trig) and any("ticketA" in t for t in trig))
+        trig = {t["description"] for t in self.call("trigger.get", {"hostids": self.hostid, "output": ["description"]})}
+        return (
+            all(f"Node {n} is offline" in trig for n in nodes)
+            and any("dummy1" in t for t in trig)
+            and any("ticketA" in t for t in trig)
+        )
 
     def call(self, method: str, params: Any) -> Any:
         with self._lock:
@@ -174,13 +196,23 @@ class ZabbixChannel:
 
     def problems(self, recent: bool = False) -> List[Dict[str, Any]]:
         """This host's problems (open ones; with RECENT also those resolved lately)."""
-        return self.call("problem.get", {"hostids": self.hostid, "recent": recent, "selectTags": "extend",
-                                         "output": ["eventid", "name", "severity", "clock", "ns", "r_eventid",
-                                                    "r_clock", "r_ns", "opdata"]})
+        return self.call(
+            "problem.get",
+            {
+                "hostids": self.hostid,
+                "recent": recent,
+                "selectTags": "extend",
+                "output": ["eventid", "name", "severity", "clock", "ns", "r_eventid", "r_clock", "r_ns", "opdata"],
+            },
+        )
 
     def info(self) -> Dict[str, Any]:
-        return {"host": ZBX_HOST, "interval": self.interval, "timings_s": self.timings,
-                "url": self.stack.url if self.stack else None}
+        return {
+            "host": ZBX_HOST,
+            "interval": self.interval,
+            "timings_s": self.timings,
+            "url": self.stack.url if self.stack else None,
+        }
 
     def stop(self) -> None:
         from tests.zabbix.test_zabbix_server import _stop

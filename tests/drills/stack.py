@@ -53,10 +53,6 @@ _LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
-
-
-
-
 Sample = Tuple[str, Dict[str, str], float]
 
 
@@ -81,8 +77,14 @@ class Fetcher:
 
     def __init__(self, procs: Procs, ns: MonitorNamespace, name: str) -> None:
         self._lock = threading.Lock()
-        self.p = procs.start(name, ns.argv(sys.executable, "-m", "tests.drills.fetch"), cwd=str(ROOT),
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None)
+        self.p = procs.start(
+            name,
+            ns.argv(sys.executable, "-m", "tests.drills.fetch"),
+            cwd=str(ROOT),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,
+        )
 
     def get(self, url: str) -> Dict[str, Any]:
         with self._lock:
@@ -127,8 +129,11 @@ class DrillStack:
             self.start_exporter(i)
         targets = [f"{self.c.node_address(i)}:{EXPORTER_PORT}" for i in self.c.nodes()]
         start_alerting_stack(self.procs, self.ns, self.work, targets, self.hook_file)
-        for name, url in (("webhook", f"http://{self.ns.address}:{HOOK_PORT}/"), ("alertmanager", f"{self.am}/-/ready"),
-                          ("prometheus", f"{self.prom}/-/ready")):
+        for name, url in (
+            ("webhook", f"http://{self.ns.address}:{HOOK_PORT}/"),
+            ("alertmanager", f"{self.am}/-/ready"),
+            ("prometheus", f"{self.prom}/-/ready"),
+        ):
             wait_for(f"{name} ready", 40, lambda url=url: self.fetchers["api"].get(url)["ok"], interval=0.3)
         self.wait_scraped()
 
@@ -143,8 +148,9 @@ class DrillStack:
             shutil.rmtree(self.agent_dir, ignore_errors=True)
 
     def _runs_as_hacluster(self, path: str) -> bool:
-        r = self.c.exec(1, "setpriv", "--reuid=hacluster", "--regid=haclient", "--init-groups", "sh", "-c",
-                        'exec "$0"', path, timeout=30)
+        r = self.c.exec(
+            1, "setpriv", "--reuid=hacluster", "--regid=haclient", "--init-groups", "sh", "-c", 'exec "$0"', path, timeout=30
+        )
         return r.returncode == 2 and "CRM_alert_kind is not set" in r.stderr
 
     def _agent_path(self) -> str:
@@ -157,7 +163,8 @@ class DrillStack:
             "#!/bin/sh\n"
             # -P -s -S: -I without -E, so that PYTHONPATH (the source tree) is read
             f"PYTHONPATH={shlex.quote(str(ROOT))} exec /usr/bin/python3 -P -s -S -c "
-            "'from pacemaker_exporter.alert_agent import main; main()'\n")
+            "'from pacemaker_exporter.alert_agent import main; main()'\n"
+        )
         wrapper.chmod(0o755)
         if not self._runs_as_hacluster(str(wrapper)):
             raise RuntimeError("the alert agent wrapper does not run as hacluster")
@@ -172,10 +179,23 @@ class DrillStack:
         if p is not None:
             self.exporter_restarts += 1
         self.procs.procs.pop(name, None)
-        self.procs.start(name, [str(EXPORTER), f"--web.listen-address={self.c.node_address(i)}:{EXPORTER_PORT}",
-                                "--refresh-interval", REFRESH_INTERVAL, "--events.db", DB_IN_NODE,
-                                "--events.notify-socket", NOTIFY_SOCKET, "--log.level", "warn"],
-                         popen=lambda *argv, **kw: self.c.popen(i, *argv, **kw), cwd=str(ROOT))
+        self.procs.start(
+            name,
+            [
+                str(EXPORTER),
+                f"--web.listen-address={self.c.node_address(i)}:{EXPORTER_PORT}",
+                "--refresh-interval",
+                REFRESH_INTERVAL,
+                "--events.db",
+                DB_IN_NODE,
+                "--events.notify-socket",
+                NOTIFY_SOCKET,
+                "--log.level",
+                "warn",
+            ],
+            popen=lambda *argv, **kw: self.c.popen(i, *argv, **kw),
+            cwd=str(ROOT),
+        )
 
     def ensure_exporters(self) -> None:
         for i in self.c.nodes():
@@ -215,8 +235,11 @@ class DrillStack:
 
     def firing(self) -> List[Dict[str, str]]:
         """Pacemaker alerts active in Alertmanager (label sets)."""
-        return [a["labels"] for a in self.api(f"{self.am}/api/v2/alerts?inhibited=true&silenced=true")
-                if a["status"]["state"] in ("active", "suppressed")]
+        return [
+            a["labels"]
+            for a in self.api(f"{self.am}/api/v2/alerts?inhibited=true&silenced=true")
+            if a["status"]["state"] in ("active", "suppressed")
+        ]
 
     def log_tail(self, name: str) -> str:
         return self.procs.log(name)

@@ -63,8 +63,9 @@ pytestmark = pytest.mark.live
 
 ROOT = Path(__file__).resolve().parents[2]
 # one report per harness cluster (several sessions may run the tier at once, on clusters of their own)
-REPORT = Path(os.environ.get("PCMKEXP_DRILL_REPORT") or
-              f"/tmp/pcmkexp-drills/{os.environ.get('PCMKEXP_NS_PREFIX', 'pe')}/report.json")
+REPORT = Path(
+    os.environ.get("PCMKEXP_DRILL_REPORT") or f"/tmp/pcmkexp-drills/{os.environ.get('PCMKEXP_NS_PREFIX', 'pe')}/report.json"
+)
 DETECT_TIMEOUT = float(os.environ.get("PCMKEXP_DRILL_DETECT_TIMEOUT", "90"))
 RECOVER_TIMEOUT = float(os.environ.get("PCMKEXP_DRILL_RECOVER_TIMEOUT", "120"))
 LINGER = 6.0  # after detection, keep watching for what must NOT show (a page would arrive by then)
@@ -92,8 +93,17 @@ def _maintenance(c: Any, on: bool) -> None:
 
 def _dummy1_state(c: Any, broken: bool) -> None:
     if broken:
-        c.exec(WATCH, "crm_resource", "-r", "dummy1", "--set-parameter", "state", "--parameter-value",
-               "/nonexistent-pcmkexp-drill/dummy1.state", check=True)
+        c.exec(
+            WATCH,
+            "crm_resource",
+            "-r",
+            "dummy1",
+            "--set-parameter",
+            "state",
+            "--parameter-value",
+            "/nonexistent-pcmkexp-drill/dummy1.state",
+            check=True,
+        )
     else:
         c.exec(c.first_live(), "crm_resource", "-r", "dummy1", "--delete-parameter", "state")
 
@@ -215,26 +225,38 @@ def _start_channels(s: DrillStack) -> None:
 def _run_info(s: DrillStack, start_seconds: float) -> Dict[str, Any]:
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "command": " ".join([f"{k}={os.environ[k]}" for k in sorted(os.environ)
-                             if k.startswith("PCMKEXP_") and k != "PCMKEXP_DRILL_REPORT"] +
-                            [".venv/bin/python -m pytest -m live tests/drills -v"]),
+        "command": " ".join(
+            [f"{k}={os.environ[k]}" for k in sorted(os.environ) if k.startswith("PCMKEXP_") and k != "PCMKEXP_DRILL_REPORT"]
+            + [".venv/bin/python -m pytest -m live tests/drills -v"]
+        ),
         "machine": f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs",
-        "settings": {"exporter_refresh_interval_s": float(REFRESH_INTERVAL), "event_refresh": "notify socket",
-                     "scrape_and_evaluation_interval": SCRAPE_INTERVAL, "rules_for_override": FOR_OVERRIDE,
-                     "alertmanager_group_wait": "1s", "alertmanager_group_interval": "2s",
-                     "nagios": f"check_pacemaker run directly inside n{WATCH} (local commands), polled",
-                     "nrpe": (s.nrpe_skip or s.nrpe_error or
-                              f"a real nrpe inside n{WATCH} (user nagios in group haclient) with the shipped "
-                              "command lines of nagios_checks/nrpe/pacemaker.cfg; check_nrpe run inside "
-                              f"n{WATCH}, polled"),
-                     "alert_agent": s.agent if s.agent != str(AGENT) else "the venv console script"},
+        "settings": {
+            "exporter_refresh_interval_s": float(REFRESH_INTERVAL),
+            "event_refresh": "notify socket",
+            "scrape_and_evaluation_interval": SCRAPE_INTERVAL,
+            "rules_for_override": FOR_OVERRIDE,
+            "alertmanager_group_wait": "1s",
+            "alertmanager_group_interval": "2s",
+            "nagios": f"check_pacemaker run directly inside n{WATCH} (local commands), polled",
+            "nrpe": (
+                s.nrpe_skip
+                or s.nrpe_error
+                or f"a real nrpe inside n{WATCH} (user nagios in group haclient) with the shipped "
+                "command lines of nagios_checks/nrpe/pacemaker.cfg; check_nrpe run inside "
+                f"n{WATCH}, polled"
+            ),
+            "alert_agent": s.agent if s.agent != str(AGENT) else "the venv console script",
+        },
         "stack_start_seconds": round(start_seconds, 1),
         "channel_start_seconds": s.channel_start,
-        "zabbix": (s.zabbix_skip or s.zabbix_error or
-                   f"a real Zabbix 6.0 server + frontend (PostgreSQL) on the host loopback polls a real zabbix_agentd "
-                   f"in n{WATCH} (through a relay into its network namespace) with the shipped template and "
-                   f"UserParameter file; {{$PACEMAKER.INTERVAL}} = {ZABBIX_INTERVAL} on the host; problem.get "
-                   "polled every second, times from the problem event's own clock"),
+        "zabbix": (
+            s.zabbix_skip
+            or s.zabbix_error
+            or f"a real Zabbix 6.0 server + frontend (PostgreSQL) on the host loopback polls a real zabbix_agentd "
+            f"in n{WATCH} (through a relay into its network namespace) with the shipped template and "
+            f"UserParameter file; {{$PACEMAKER.INTERVAL}} = {ZABBIX_INTERVAL} on the host; problem.get "
+            "polled every second, times from the problem event's own clock"
+        ),
         "zabbix_setup": s.zabbix.info() if s.zabbix else None,
     }
 
@@ -272,8 +294,10 @@ class Observer:
         self.zbx_re = re.compile(trigger_pattern(exp.zabbix or "", self.victim))
         self.zbx_errors = 0
         self.errors: List[str] = []
-        self.threads = [threading.Thread(target=self._exporters, daemon=True),
-                        threading.Thread(target=self._nagios, daemon=True)]
+        self.threads = [
+            threading.Thread(target=self._exporters, daemon=True),
+            threading.Thread(target=self._nagios, daemon=True),
+        ]
         if stack.nrpe is not None:
             self.threads.append(threading.Thread(target=self._nrpe, daemon=True))
         if stack.zabbix is not None and exp.zabbix:
@@ -294,8 +318,11 @@ class Observer:
 
     def finding_t(self, node: int, code: str, subject: str) -> Optional[float]:
         with self.lock:
-            ts = [t for (n, c, s, _), t in self.first.items()
-                  if n == node and c == code and re.fullmatch(fill(subject, self.victim, CLUSTER), s)]
+            ts = [
+                t
+                for (n, c, s, _), t in self.first.items()
+                if n == node and c == code and re.fullmatch(fill(subject, self.victim, CLUSTER), s)
+            ]
         return min(ts) if ts else None
 
     def _exporters(self) -> None:
@@ -315,14 +342,25 @@ class Observer:
                             key = (i, lab.get("code", ""), lab.get("subject", ""), lab.get("severity", ""))
                             self.first.setdefault(key, t)
                             self.last[key] = t
-                if i == WATCH and i not in self.series_ok and self.primary_t() is not None and all(
+                if (
+                    i == WATCH
+                    and i not in self.series_ok
+                    and self.primary_t() is not None
+                    and all(
                         any(n == name and _match(lab, want, self.victim) and v == val for n, lab, v in m)
-                        for name, want, val in self.e.series):
+                        for name, want, val in self.e.series
+                    )
+                ):
                     self.series_ok[i] = t
             self.stop.wait(0.4)
 
-    def _poll_check(self, run: Callable[[str], Tuple[int, str, str]], outputs: List[Tuple[float, int, str]],
-                    done: Callable[[float], None], last: Callable[[Tuple[int, str]], None]) -> None:
+    def _poll_check(
+        self,
+        run: Callable[[str], Tuple[int, str, str]],
+        outputs: List[Tuple[float, int, str]],
+        done: Callable[[float], None],
+        last: Callable[[Tuple[int, str]], None],
+    ) -> None:
         """Run the drill's Nagios check (directly or through NRPE) until it exits with the expected code
         and names the finding."""
         sub, rc_want, code = self.e.nagios
@@ -341,12 +379,20 @@ class Observer:
             self.stop.wait(0.5)
 
     def _nagios(self) -> None:
-        self._poll_check(lambda sub: self.s.nagios(WATCH, sub), self.nagios_outputs,
-                         lambda t: setattr(self, "nagios_t", t), lambda x: setattr(self, "nagios_last", x))
+        self._poll_check(
+            lambda sub: self.s.nagios(WATCH, sub),
+            self.nagios_outputs,
+            lambda t: setattr(self, "nagios_t", t),
+            lambda x: setattr(self, "nagios_last", x),
+        )
 
     def _nrpe(self) -> None:
-        self._poll_check(self.s.nrpe.check, self.nrpe_outputs,
-                         lambda t: setattr(self, "nrpe_t", t), lambda x: setattr(self, "nrpe_last", x))
+        self._poll_check(
+            self.s.nrpe.check,
+            self.nrpe_outputs,
+            lambda t: setattr(self, "nrpe_t", t),
+            lambda x: setattr(self, "nrpe_last", x),
+        )
 
     def _zabbix(self) -> None:
         while not self.stop.is_set():
@@ -375,11 +421,18 @@ class Observer:
     def alerts(self) -> List[Dict[str, Any]]:
         return [a for a in self.s.hook.alerts() if a["recv_ts"] >= self.t0]
 
-    def alert_t(self, name: str, want: Dict[str, str], status: str = "firing", since: Optional[float] = None
-                ) -> Optional[float]:
+    def alert_t(
+        self, name: str, want: Dict[str, str], status: str = "firing", since: Optional[float] = None
+    ) -> Optional[float]:
         since = self.t0 if since is None else since
-        ts = [a["recv_ts"] - since for a in self.alerts() if a["recv_ts"] >= since and a["status"] == status
-              and a["labels"].get("alertname") == name and _match(a["labels"], want, self.victim)]
+        ts = [
+            a["recv_ts"] - since
+            for a in self.alerts()
+            if a["recv_ts"] >= since
+            and a["status"] == status
+            and a["labels"].get("alertname") == name
+            and _match(a["labels"], want, self.victim)
+        ]
         return min(ts) if ts else None
 
     def detected(self) -> bool:
@@ -440,6 +493,7 @@ def _zabbix_baseline(stack: DrillStack, exp: Expectation, victim: str) -> set:
         probs = stack.zabbix.problems()
         open_ids[0] = {p["eventid"] for p in probs}
         return not any(pat.fullmatch(p["name"]) for p in probs)
+
     _wait(clear, 60, 1.0)
     return open_ids[0]
 
@@ -464,10 +518,19 @@ def test_drill(stack: DrillStack, exp: Expectation) -> None:
     c = stack.c
     victim = c.node_name(VICTIM)
     prepare, inject, undo = FAULTS[exp.drill]
-    rec: Dict[str, Any] = {"drill": exp.drill, "title": exp.title, "fault": exp.fault, "recovery": exp.recovery,
-                           "note": exp.note, "expect": {"findings": [list(f) for f in exp.findings],
-                                                        "nagios": list(exp.nagios),
-                                                        "alerts": [a for a, _ in exp.alerts], "zabbix": exp.zabbix}}
+    rec: Dict[str, Any] = {
+        "drill": exp.drill,
+        "title": exp.title,
+        "fault": exp.fault,
+        "recovery": exp.recovery,
+        "note": exp.note,
+        "expect": {
+            "findings": [list(f) for f in exp.findings],
+            "nagios": list(exp.nagios),
+            "alerts": [a for a, _ in exp.alerts],
+            "zabbix": exp.zabbix,
+        },
+    }
     REPORT_DATA["drills"] = [d for d in REPORT_DATA["drills"] if d["drill"] != exp.drill] + [rec]
     problems: List[str] = []
     # --- healthy baseline
@@ -492,16 +555,18 @@ def test_drill(stack: DrillStack, exp: Expectation) -> None:
             time.sleep(LINGER)
         code0, subject0 = exp.findings[0]
         any_t = [t for t in (obs.finding_t(i, code0, subject0) for i in c.nodes()) if t is not None]
-        rec["detect"] = {"exporter": _r(obs.primary_t()), "exporter_any": _r(min(any_t) if any_t else None),
-                         "nagios": _r(obs.nagios_t),
-                         "nrpe": _r(obs.nrpe_t),
-                         "zabbix": _r(obs.zabbix_t()),
-                         "zabbix_polled": _r(min((p["seen_at"] for p in obs.zabbix_events()), default=None)),
-                         "webhook": _r(obs.alert_t(*exp.alerts[0])),
-                         "all_findings": {f"{code} {subject}": _r(obs.finding_t(WATCH, code, subject))
-                                          for code, subject in exp.findings},
-                         "alerts": {name: _r(obs.alert_t(name, want)) for name, want in exp.alerts},
-                         "series_at": _r(obs.series_ok.get(WATCH))}
+        rec["detect"] = {
+            "exporter": _r(obs.primary_t()),
+            "exporter_any": _r(min(any_t) if any_t else None),
+            "nagios": _r(obs.nagios_t),
+            "nrpe": _r(obs.nrpe_t),
+            "zabbix": _r(obs.zabbix_t()),
+            "zabbix_polled": _r(min((p["seen_at"] for p in obs.zabbix_events()), default=None)),
+            "webhook": _r(obs.alert_t(*exp.alerts[0])),
+            "all_findings": {f"{code} {subject}": _r(obs.finding_t(WATCH, code, subject)) for code, subject in exp.findings},
+            "alerts": {name: _r(obs.alert_t(name, want)) for name, want in exp.alerts},
+            "series_at": _r(obs.series_ok.get(WATCH)),
+        }
     finally:
         obs.close()
     # what each channel showed, for the report and the disagreement analysis
@@ -509,23 +574,40 @@ def test_drill(stack: DrillStack, exp: Expectation) -> None:
         seen = sorted({(f"n{n}", code, subject, sev, round(t, 1)) for (n, code, subject, sev), t in obs.first.items()})
         # shown by one snapshot only, gone by the exporter's next periodic refresh: a snapshot the alert
         # agent's event triggered in the middle of a transition (e.g. a group being moved)
-        transient = {(f"n{n}", code, subject, sev) for (n, code, subject, sev), t in obs.first.items()
-                     if obs.last[(n, code, subject, sev)] - t < float(REFRESH_INTERVAL) and
-                     obs.last[(n, code, subject, sev)] < (time.time() - t0) - float(REFRESH_INTERVAL)}
+        transient = {
+            (f"n{n}", code, subject, sev)
+            for (n, code, subject, sev), t in obs.first.items()
+            if obs.last[(n, code, subject, sev)] - t < float(REFRESH_INTERVAL)
+            and obs.last[(n, code, subject, sev)] < (time.time() - t0) - float(REFRESH_INTERVAL)
+        }
     rec["findings_seen"] = [list(x) for x in seen]
     rec["findings_transient"] = sorted([list(x) for x in transient])
     rec["nagios_outputs"] = obs.nagios_outputs
     rec["nrpe_outputs"] = obs.nrpe_outputs
     with obs.lock:
         zbx_new = sorted(obs.zbx_seen.values(), key=lambda p: (int(p["clock"]), int(p.get("ns") or 0)))
-    rec["zabbix_problems"] = [[_r(int(p["clock"]) + int(p.get("ns") or 0) / 1e9 - t0), p["name"],
-                               ZBX_SEVERITY.get(int(p["severity"]), p["severity"]), (p.get("opdata") or "")[:160]]
-                              for p in zbx_new]
+    rec["zabbix_problems"] = [
+        [
+            _r(int(p["clock"]) + int(p.get("ns") or 0) / 1e9 - t0),
+            p["name"],
+            ZBX_SEVERITY.get(int(p["severity"]), p["severity"]),
+            (p.get("opdata") or "")[:160],
+        ]
+        for p in zbx_new
+    ]
     delivered = obs.alerts()
-    rec["alerts_seen"] = sorted({(a["labels"].get("alertname", ""), a["labels"].get("severity", ""),
-                                  a["labels"].get("subject") or a["labels"].get("instance") or
-                                  a["labels"].get("target", ""), a["receiver"] or "")
-                                 for a in delivered if a["status"] == "firing"})
+    rec["alerts_seen"] = sorted(
+        {
+            (
+                a["labels"].get("alertname", ""),
+                a["labels"].get("severity", ""),
+                a["labels"].get("subject") or a["labels"].get("instance") or a["labels"].get("target", ""),
+                a["receiver"] or "",
+            )
+            for a in delivered
+            if a["status"] == "firing"
+        }
+    )
     # --- assertions on detection (collected, asserted after recovery so the cluster is always healed)
     if not detected:
         problems.append(f"not everything detected within {DETECT_TIMEOUT:.0f}s: {rec['detect']}")
@@ -535,15 +617,20 @@ def test_drill(stack: DrillStack, exp: Expectation) -> None:
     if exp.series and WATCH not in obs.series_ok:
         problems.append(f"exporter n{WATCH}: series {exp.series} never all true")
     if obs.nagios_t is None:
-        problems.append(f"nagios {exp.nagios[0]}: wanted exit {exp.nagios[1]} naming [{exp.nagios[2]}], "
-                        f"last {obs.nagios_last}")
+        problems.append(
+            f"nagios {exp.nagios[0]}: wanted exit {exp.nagios[1]} naming [{exp.nagios[2]}], last {obs.nagios_last}"
+        )
     if stack.nrpe is not None and obs.nrpe_t is None:
-        problems.append(f"nrpe check_pacemaker_{exp.nagios[0]}: wanted exit {exp.nagios[1]} naming "
-                        f"[{exp.nagios[2]}], last {obs.nrpe_last}")
+        problems.append(
+            f"nrpe check_pacemaker_{exp.nagios[0]}: wanted exit {exp.nagios[1]} naming "
+            f"[{exp.nagios[2]}], last {obs.nrpe_last}"
+        )
     if stack.zabbix is not None and exp.zabbix:
         if not obs.zabbix_events():
-            problems.append(f"zabbix: no problem for trigger {exp.zabbix!r} (n{WATCH}'s host); new problems: "
-                            f"{[p[1] for p in rec['zabbix_problems']]}")
+            problems.append(
+                f"zabbix: no problem for trigger {exp.zabbix!r} (n{WATCH}'s host); new problems: "
+                f"{[p[1] for p in rec['zabbix_problems']]}"
+            )
         if exp.no_severity == "critical":
             # a page in a no-page drill, unless n1's exporter also showed a critical finding for one snapshot
             excused = any(n == f"n{WATCH}" and sev == "critical" for n, _, _, sev in transient)
@@ -558,15 +645,23 @@ def test_drill(stack: DrillStack, exp: Expectation) -> None:
         if exp.no_severity and sev == exp.no_severity:
             problems.append(f"exporter {node}: {sev} finding {code} {subject} at +{t}s in a no-{sev} drill")
     for name, want in exp.alerts:
-        sets = {tuple(sorted(a["labels"].items())) for a in delivered if a["status"] == "firing"
-                and a["labels"].get("alertname") == name and _match(a["labels"], want, victim)}
+        sets = {
+            tuple(sorted(a["labels"].items()))
+            for a in delivered
+            if a["status"] == "firing" and a["labels"].get("alertname") == name and _match(a["labels"], want, victim)
+        }
         if not sets:
             problems.append(f"webhook: {name} {want} never delivered")
         elif len(sets) != 1 or any(k == "instance" for k, _ in next(iter(sets))):
             problems.append(f"webhook: {name} not once per cluster: {sorted(sets)}")
     if exp.no_alert_severity:
-        bad = sorted({a["labels"].get("alertname", "") for a in delivered if a["status"] == "firing"
-                      and a["labels"].get("severity") == exp.no_alert_severity})
+        bad = sorted(
+            {
+                a["labels"].get("alertname", "")
+                for a in delivered
+                if a["status"] == "firing" and a["labels"].get("severity") == exp.no_alert_severity
+            }
+        )
         if bad:
             problems.append(f"webhook: {exp.no_alert_severity} alerts in this drill: {bad}")
     # --- recovery
@@ -588,8 +683,7 @@ def test_drill(stack: DrillStack, exp: Expectation) -> None:
             recov["nrpe"] = _r(time.time() - t1) if nrpe_ok else None
         fired = [(n, w) for n, w in exp.alerts if obs.alert_t(n, w) is not None]
         resolved = _wait(lambda: all(obs.alert_t(n, w, "resolved", t1) is not None for n, w in fired), 60)
-        recov["webhook"] = _r(max([obs.alert_t(n, w, "resolved", t1) or 0 for n, w in fired] or [0])) \
-            if resolved else None
+        recov["webhook"] = _r(max([obs.alert_t(n, w, "resolved", t1) or 0 for n, w in fired] or [0])) if resolved else None
         zbx_ids = [p["eventid"] for p in obs.zabbix_events()]
         zbx_ok = True
         if stack.zabbix is not None and zbx_ids:
@@ -598,6 +692,7 @@ def test_drill(stack: DrillStack, exp: Expectation) -> None:
             def zbx_resolved() -> bool:
                 r_at[0] = _zabbix_resolved_at(stack, zbx_ids)
                 return r_at[0] is not None
+
             zbx_ok = _wait(zbx_resolved, 20 if exp.zabbix_known_issue else 90, 1.0)
             recov["zabbix"] = _r(max(0.0, r_at[0] - t1)) if zbx_ok and r_at[0] is not None else None
         rec["recover"] = recov
@@ -610,8 +705,10 @@ def test_drill(stack: DrillStack, exp: Expectation) -> None:
         if stack.zabbix is not None and zbx_ids and exp.zabbix_known_issue:
             rec["zabbix_known_issue"] = exp.zabbix_known_issue
             if zbx_ok:
-                problems.append("zabbix: the problem resolved although the table marks a known issue for it: "
-                                "remove zabbix_known_issue from tests/drills/expectations.py")
+                problems.append(
+                    "zabbix: the problem resolved although the table marks a known issue for it: "
+                    "remove zabbix_known_issue from tests/drills/expectations.py"
+                )
         elif not zbx_ok:
             problems.append(f"zabbix: problem {exp.zabbix!r} not resolved after recovery")
         if not resolved:

@@ -62,12 +62,22 @@ def run_peer(scenario: Path, tools: Path, corosync_dir: Optional[Path]) -> Tuple
     port = free_port()
     env = {**os.environ, "CIB_file": str(scenario / "cibadmin.xml"), "REPLAY_DIR": str(corosync_dir or "")}
     cs = tools if corosync_dir else Path("/nonexistent")
-    proc = subprocess.Popen([PEER, f"--web.listen-address=127.0.0.1:{port}", f"--crm-mon-path={CRM_MON}",
-                             f"--cibadmin-path={CIBADMIN}", f"--corosync-cfgtoolpath-path={cs / 'corosync-cfgtool'}",
-                             f"--corosync-quorumtool-path={cs / 'corosync-quorumtool'}",
-                             "--sbd-path=/nonexistent", "--drbdsetup-path=/nonexistent",
-                             "--web.config.file=/nonexistent"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            PEER,
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--crm-mon-path={CRM_MON}",
+            f"--cibadmin-path={CIBADMIN}",
+            f"--corosync-cfgtoolpath-path={cs / 'corosync-cfgtool'}",
+            f"--corosync-quorumtool-path={cs / 'corosync-quorumtool'}",
+            "--sbd-path=/nonexistent",
+            "--drbdsetup-path=/nonexistent",
+            "--web.config.file=/nonexistent",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -83,13 +93,18 @@ def run_peer(scenario: Path, tools: Path, corosync_dir: Optional[Path]) -> Tuple
         proc.wait(timeout=10)
 
 
-def run_ours(scenario: Path, tools: Path, corosync_dir: Optional[Path],
-             monkeypatch: pytest.MonkeyPatch) -> Tuple[Snapshot, str]:
+def run_ours(
+    scenario: Path, tools: Path, corosync_dir: Optional[Path], monkeypatch: pytest.MonkeyPatch
+) -> Tuple[Snapshot, str]:
     monkeypatch.setenv("CIB_file", str(scenario / "cibadmin.xml"))
     monkeypatch.setenv("REPLAY_DIR", str(corosync_dir or ""))
-    config = SourceConfig(crm_mon_path=CRM_MON, cibadmin_path=CIBADMIN, corosync=corosync_dir is not None,
-                          corosync_cfgtool_path=str(tools / "corosync-cfgtool"),
-                          corosync_quorumtool_path=str(tools / "corosync-quorumtool"))
+    config = SourceConfig(
+        crm_mon_path=CRM_MON,
+        cibadmin_path=CIBADMIN,
+        corosync=corosync_dir is not None,
+        corosync_cfgtool_path=str(tools / "corosync-cfgtool"),
+        corosync_quorumtool_path=str(tools / "corosync-quorumtool"),
+    )
     collector = ClusterReader(config)
     try:
         snap = collector.collect()
@@ -111,8 +126,7 @@ def allowed_difference(series: Series, snap: Snapshot, ours: bool) -> bool:
         # members of cloned groups and bundles: the peer leaves them out
         group, clone = lab["group"], lab["clone"]
         kinds = {p.id: p for p in snap.parents}
-        multi_active = any(r.id == lab["resource"] and len(r.nodes) > 1 and lab["node"] in r.nodes
-                           for r in snap.resources)
+        multi_active = any(r.id == lab["resource"] and len(r.nodes) > 1 and lab["node"] in r.nodes for r in snap.resources)
         return multi_active or (bool(group) and bool(clone)) or (clone in kinds and kinds[clone].kind == "bundle")
     if name == "ha_cluster_pacemaker_config_last_change" and not ours:
         return snap.summary is not None and snap.summary.last_change is None

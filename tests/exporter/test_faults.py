@@ -31,15 +31,20 @@ def value(text: str, name: str, **labels: str) -> Optional[float]:
 
 
 def run_metrics(*args: str, env: Optional[Dict[str, str]] = None) -> str:
-    result = CliRunner().invoke(main, ["metrics", "--no-corosync", "--command-timeout", "2", *args],
-                                env=env, catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["metrics", "--no-corosync", "--command-timeout", "2", *args], env=env, catch_exceptions=False
+    )
     assert result.exit_code == 0
     return result.stdout
 
 
 def _kind(text: str) -> List[str]:
-    return [s.labels["kind"] for fam in text_string_to_metric_families(text) for s in fam.samples
-            if s.name == "pacemaker_exporter_source_failed" and s.labels["source"] == "crm_mon"]
+    return [
+        s.labels["kind"]
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+        if s.name == "pacemaker_exporter_source_failed" and s.labels["source"] == "crm_mon"
+    ]
 
 
 def test_missing_binary(tmp_path: Path) -> None:
@@ -58,24 +63,23 @@ def test_not_executable(tmp_path: Path) -> None:
 
 
 def test_permission_denied_by_the_cluster() -> None:
-    out = run_metrics("--crm-mon-path", str(FAKE_TOOLS / "crm_mon_denied"),
-                      env={"CIB_file": str(HEALTHY / "cibadmin.xml")})
+    out = run_metrics("--crm-mon-path", str(FAKE_TOOLS / "crm_mon_denied"), env={"CIB_file": str(HEALTHY / "cibadmin.xml")})
     assert value(out, "pacemaker_up") == 0
     assert _kind(out) == ["permission"]
-    assert value(out, "pacemaker_finding", code="source-failed", subject="crm_mon") == 1 or \
-        value(out, "pacemaker_findings", severity="unknown") >= 1  # type: ignore[operator]
+    assert (
+        value(out, "pacemaker_finding", code="source-failed", subject="crm_mon") == 1
+        or value(out, "pacemaker_findings", severity="unknown") >= 1
+    )  # type: ignore[operator]
 
 
 def test_garbage_output() -> None:
-    out = run_metrics("--crm-mon-path", str(FAKE_TOOLS / "crm_mon_garbage"),
-                      env={"CIB_file": str(HEALTHY / "cibadmin.xml")})
+    out = run_metrics("--crm-mon-path", str(FAKE_TOOLS / "crm_mon_garbage"), env={"CIB_file": str(HEALTHY / "cibadmin.xml")})
     assert value(out, "pacemaker_up") == 0
     assert _kind(out) == ["parse"]
 
 
 def test_non_zero_exit() -> None:
-    out = run_metrics("--crm-mon-path", str(FAKE_TOOLS / "crm_mon_fail"),
-                      env={"CIB_file": str(HEALTHY / "cibadmin.xml")})
+    out = run_metrics("--crm-mon-path", str(FAKE_TOOLS / "crm_mon_fail"), env={"CIB_file": str(HEALTHY / "cibadmin.xml")})
     assert value(out, "pacemaker_up") == 0
     assert _kind(out) in (["exit"], ["unavailable"])
 
@@ -86,8 +90,12 @@ def test_corosync_down_keeps_pacemaker_up() -> None:
     probe = subprocess.run(["corosync-quorumtool", "-s"], capture_output=True, timeout=10)
     if probe.returncode in (0, 2):
         pytest.skip("corosync is running here (its tools answer)")
-    result = CliRunner().invoke(main, ["metrics", "--corosync", "--compat", "ha-cluster-exporter"],
-                                env={"CIB_file": str(HEALTHY / "cibadmin.xml")}, catch_exceptions=False)
+    result = CliRunner().invoke(
+        main,
+        ["metrics", "--corosync", "--compat", "ha-cluster-exporter"],
+        env={"CIB_file": str(HEALTHY / "cibadmin.xml")},
+        catch_exceptions=False,
+    )
     out = result.stdout
     assert value(out, "pacemaker_up") == 1
     for source in ("corosync-cfgtool-s", "corosync-cfgtool-n", "corosync-quorumtool"):
@@ -106,8 +114,11 @@ def test_hung_crm_mon_is_killed_and_never_piles_up(tmp_path: Path) -> None:
     pid_dir = tmp_path / "pids"
     pid_dir.mkdir()
     script = str(FAKE_TOOLS / "crm_mon_hang")
-    exp = Exporter(["--crm-mon-path", script, "--no-corosync", "--command-timeout", "1", "--refresh-interval", "0.5"],
-                   env={"CIB_file": str(HEALTHY / "cibadmin.xml"), "FAKE_PID_DIR": str(pid_dir)}, log_path=log)
+    exp = Exporter(
+        ["--crm-mon-path", script, "--no-corosync", "--command-timeout", "1", "--refresh-interval", "0.5"],
+        env={"CIB_file": str(HEALTHY / "cibadmin.xml"), "FAKE_PID_DIR": str(pid_dir)},
+        log_path=log,
+    )
     with exp:
         assert exp.proc is not None
         results: List[tuple] = []
@@ -160,8 +171,11 @@ def test_recovery_is_logged_once(tmp_path: Path) -> None:
     link = tmp_path / "crm_mon"
     link.symlink_to(FAKE_TOOLS / "crm_mon_fail")
     log = tmp_path / "exporter.log"
-    exp = Exporter(["--crm-mon-path", str(link), "--no-corosync", "--refresh-interval", "0.5"],
-                   env={"CIB_file": str(HEALTHY / "cibadmin.xml")}, log_path=log)
+    exp = Exporter(
+        ["--crm-mon-path", str(link), "--no-corosync", "--refresh-interval", "0.5"],
+        env={"CIB_file": str(HEALTHY / "cibadmin.xml")},
+        log_path=log,
+    )
     with exp:
         r = requests.get(f"{exp.url}/metrics", timeout=10)
         assert r.status_code == 200 and value(r.text, "pacemaker_up") == 0

@@ -111,8 +111,9 @@ def test_naming_conventions() -> None:
 
 
 def test_metrics_doc_is_current() -> None:
-    assert (ROOT / "docs" / "metrics.md").read_text() == gendoc.render(), \
+    assert (ROOT / "docs" / "metrics.md").read_text() == gendoc.render(), (
         "docs/metrics.md is stale: run pacemaker-exporter generate"
+    )
 
 
 def _stopped_clone(uid: str) -> ResourceInstance:
@@ -120,21 +121,33 @@ def _stopped_clone(uid: str) -> ResourceInstance:
 
 
 def test_identical_instances_aggregate_into_one_series() -> None:
-    snap = Snapshot(taken_at=1.0, cluster_name="c", summary=Summary(),
-                    resources=(_stopped_clone("base-clone/base#1"), _stopped_clone("base-clone/base#2")),
-                    sources=(SourceResult("crm_mon", "ok"),))
+    snap = Snapshot(
+        taken_at=1.0,
+        cluster_name="c",
+        summary=Summary(),
+        resources=(_stopped_clone("base-clone/base#1"), _stopped_clone("base-clone/base#2")),
+        sources=(SourceResult("crm_mon", "ok"),),
+    )
     text = exposition(snap, evaluate(snap), extra=(compat_metrics,), now=1.0).decode()
     lines = [line for line in text.splitlines() if line.startswith("pacemaker_resource_instances{")]
-    assert lines == ['pacemaker_resource_instances{agent="ocf:pacemaker:Dummy",cluster="c",node="",'
-                     'parent="base-clone",resource="base",role="Stopped"} 2.0']
-    compat = [line for line in text.splitlines()
-              if line.startswith("ha_cluster_pacemaker_resources{") and 'status="active"' in line]
+    assert lines == [
+        'pacemaker_resource_instances{agent="ocf:pacemaker:Dummy",cluster="c",node="",'
+        'parent="base-clone",resource="base",role="Stopped"} 2.0'
+    ]
+    compat = [
+        line
+        for line in text.splitlines()
+        if line.startswith("ha_cluster_pacemaker_resources{") and 'status="active"' in line
+    ]
     assert len(compat) == 1
 
 
 def test_up_zero_when_crm_mon_failed() -> None:
-    snap = Snapshot(taken_at=1.0, cluster_name="c", sources=(
-        SourceResult("crm_mon", "failed", 5.0, "crm_mon: timed out after 5s (killed)", "timeout"),))
+    snap = Snapshot(
+        taken_at=1.0,
+        cluster_name="c",
+        sources=(SourceResult("crm_mon", "failed", 5.0, "crm_mon: timed out after 5s (killed)", "timeout"),),
+    )
     text = exposition(snap, evaluate(snap), now=3.0).decode()
     assert 'pacemaker_up{cluster="c"} 0.0' in text
     assert 'pacemaker_exporter_source_up{cluster="c",source="crm_mon"} 0.0' in text
@@ -145,8 +158,9 @@ def test_up_zero_when_crm_mon_failed() -> None:
 
 
 def test_metrics_command_prints_the_exposition() -> None:
-    result = CliRunner().invoke(main, ["metrics", "--from", str(SCENARIOS / "live-healthy-3node"),
-                                       "--compat", "ha-cluster-exporter"])
+    result = CliRunner().invoke(
+        main, ["metrics", "--from", str(SCENARIOS / "live-healthy-3node"), "--compat", "ha-cluster-exporter"]
+    )
     assert result.exit_code == 0, result.output
     assert 'pacemaker_up{cluster="pcmkexp"} 1.0' in result.output
     assert "ha_cluster_pacemaker_nodes{" in result.output
@@ -154,9 +168,21 @@ def test_metrics_command_prints_the_exposition() -> None:
 
 
 def test_metrics_command_crm_mon_missing(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "pacemaker_exporter.cli", "metrics", "--no-corosync",
-                           "--crm-mon-path", str(tmp_path / "nope"), "--cibadmin-path", str(tmp_path / "nope")],
-                          capture_output=True, timeout=30)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pacemaker_exporter.cli",
+            "metrics",
+            "--no-corosync",
+            "--crm-mon-path",
+            str(tmp_path / "nope"),
+            "--cibadmin-path",
+            str(tmp_path / "nope"),
+        ],
+        capture_output=True,
+        timeout=30,
+    )
     assert proc.returncode == 0
     assert b"pacemaker_up{" in proc.stdout and b"} 0.0" in proc.stdout
     assert proc.stderr.decode().count("\n") == 1 and "command not found" in proc.stderr.decode()

@@ -28,8 +28,9 @@ def query(base: str, expr: str) -> List[Dict[str, Any]]:
 
 def test_prometheus_scrapes_the_exporter(tmp_path: Path) -> None:
     assert PROMETHEUS is not None
-    exporter = Exporter(["--from", str(SCEN / "live-node-killed-fenced"), "--refresh-interval", "1",
-                         "--compat", "ha-cluster-exporter"])
+    exporter = Exporter(
+        ["--from", str(SCEN / "live-node-killed-fenced"), "--refresh-interval", "1", "--compat", "ha-cluster-exporter"]
+    )
     with exporter:
         port = free_port()
         config = tmp_path / "prometheus.yml"
@@ -42,8 +43,16 @@ scrape_configs:
       - targets: ['127.0.0.1:{exporter.port}']
 """)
         log = open(tmp_path / "prometheus.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen([PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
-                                 f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=log)
+        proc = subprocess.Popen(
+            [
+                PROMETHEUS,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=log,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 60

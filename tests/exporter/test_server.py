@@ -55,8 +55,7 @@ def test_metrics_plain_and_gzip_are_the_same(exporter: Exporter) -> None:
     assert raw.headers["Content-Encoding"] == "gzip"
     body = gzip.decompress(raw.raw.read(decode_content=False)).decode()
     strip = [line for line in body.splitlines() if "snapshot_age" not in line and "scrapes_total" not in line]
-    assert strip == [line for line in plain.text.splitlines()
-                     if "snapshot_age" not in line and "scrapes_total" not in line]
+    assert strip == [line for line in plain.text.splitlines() if "snapshot_age" not in line and "scrapes_total" not in line]
     assert value(plain.text, "pacemaker_up", cluster="offlinelab") == 1
     list(text_string_to_metric_families(body))  # parses
 
@@ -111,14 +110,19 @@ def test_events_counters_and_notify_refresh(tmp_path: Path) -> None:
     db = tmp_path / "events.db"
     sock = tmp_path / "notify.sock"
     with EventStore(str(db)) as store:
-        env = dict(line.split("=", 1) for line in
-                   (ROOT / "tests/fixtures/alert-env/fencing-1.env").read_text().splitlines() if "=" in line)
+        env = dict(
+            line.split("=", 1)
+            for line in (ROOT / "tests/fixtures/alert-env/fencing-1.env").read_text().splitlines()
+            if "=" in line
+        )
         store.record(parse_alert_env(env))
-    with Exporter(["--refresh-interval", "600", "--events.db", str(db), "--events.notify-socket", str(sock)],
-                  env=CIB) as exp:
+    with Exporter(
+        ["--refresh-interval", "600", "--events.db", str(db), "--events.notify-socket", str(sock)], env=CIB
+    ) as exp:
         text = requests.get(exp.url + "/metrics", timeout=10).text
-        fencing = [s for f in text_string_to_metric_families(text) for s in f.samples
-                   if s.name == "pacemaker_fencing_events_total"]
+        fencing = [
+            s for f in text_string_to_metric_families(text) for s in f.samples if s.name == "pacemaker_fencing_events_total"
+        ]
         assert len(fencing) == 1 and fencing[0].value == 1 and fencing[0].labels["target"] == "n3"
         assert value(text, "pacemaker_exporter_events_store_up") == 1
         before = value(text, "pacemaker_exporter_collections_total")
@@ -143,13 +147,16 @@ def test_events_store_missing_is_reported_not_fatal(tmp_path: Path) -> None:
 # --- web config ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, error", [
-    ("basic_auth_users:\n  bob: plain\n", "not a bcrypt hash"),
-    ("tls_server_config:\n  cert_file: /x\n", "needs both cert_file and key_file"),
-    ("tls_config:\n  a: b\n", "unsupported keys"),
-    ("tls_server_config:\n  cert_file: /nonexistent.crt\n  key_file: /nonexistent.key\n", "cannot load"),
-    ("a: [\n", "."),
-])
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        ("basic_auth_users:\n  bob: plain\n", "not a bcrypt hash"),
+        ("tls_server_config:\n  cert_file: /x\n", "needs both cert_file and key_file"),
+        ("tls_config:\n  a: b\n", "unsupported keys"),
+        ("tls_server_config:\n  cert_file: /nonexistent.crt\n  key_file: /nonexistent.key\n", "cannot load"),
+        ("a: [\n", "."),
+    ],
+)
 def test_web_config_errors(tmp_path: Path, text: str, error: str) -> None:
     path = tmp_path / "web.yml"
     path.write_text(text)
@@ -160,8 +167,7 @@ def test_web_config_errors(tmp_path: Path, text: str, error: str) -> None:
 def test_bad_web_config_exits_with_one_line(tmp_path: Path) -> None:
     path = tmp_path / "web.yml"
     path.write_text("basic_auth_users:\n  bob: plain\n")
-    proc = subprocess.run([*Exporter([]).args, f"--web.config.file={path}"], capture_output=True, timeout=30,
-                          cwd=ROOT)
+    proc = subprocess.run([*Exporter([]).args, f"--web.config.file={path}"], capture_output=True, timeout=30, cwd=ROOT)
     assert proc.returncode == 2
     assert proc.stderr.decode().count("\n") == 1 and "bcrypt" in proc.stderr.decode()
 
@@ -175,15 +181,43 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     def ossl(*args: str) -> None:
         subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True, timeout=60)
 
-    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-         "-subj", "/CN=test-ca")
+    ossl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-ca",
+    )
     for name, cn in (("server", "127.0.0.1"), ("client", "prometheus")):
-        ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj",
-             f"/CN={cn}")
-        (d / f"{name}.ext").write_text("subjectAltName=IP:127.0.0.1\n" if name == "server" else
-                                       "extendedKeyUsage=clientAuth\n")
-        ossl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-             "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext")
+        ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}")
+        (d / f"{name}.ext").write_text(
+            "subjectAltName=IP:127.0.0.1\n" if name == "server" else "extendedKeyUsage=clientAuth\n"
+        )
+        ossl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            f"{name}.crt",
+            "-days",
+            "2",
+            "-extfile",
+            f"{name}.ext",
+        )
     return d
 
 
@@ -191,8 +225,8 @@ def _web(pki: Path, extra: str = "") -> Path:
     hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
     path = pki / f"web-{abs(hash(extra))}.yml"
     path.write_text(f"""tls_server_config:
-  cert_file: {pki / 'server.crt'}
-  key_file: {pki / 'server.key'}
+  cert_file: {pki / "server.crt"}
+  key_file: {pki / "server.key"}
 {extra}
 basic_auth_users:
   prometheus: {hashed}
@@ -222,8 +256,9 @@ def test_tls_and_basic_auth(pki: Path) -> None:
 
 
 def test_tls_client_certificate_required(pki: Path) -> None:
-    web = _web(pki, f"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {pki / 'ca.crt'}\n"
-                    "  min_version: TLS12\n")
+    web = _web(
+        pki, f"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {pki / 'ca.crt'}\n  min_version: TLS12\n"
+    )
     ca = str(pki / "ca.crt")
     client = (str(pki / "client.crt"), str(pki / "client.key"))
     exp = Exporter([f"--web.config.file={web}"], env=CIB, scheme="https")
@@ -323,8 +358,11 @@ def test_requests_beyond_the_workers_and_their_queue_are_refused_at_once(pki: Pa
     # with TLS a worker does the handshake: a client that starts one and stops holds that worker
     web = _web(pki)
     ca = str(pki / "ca.crt")
-    exp = Exporter([f"--web.config.file={web}", "--web.max-connections", "1", "--web.read-header-timeout", "60"],
-                   env=CIB, scheme="https")
+    exp = Exporter(
+        [f"--web.config.file={web}", "--web.max-connections", "1", "--web.read-header-timeout", "60"],
+        env=CIB,
+        scheme="https",
+    )
     with exp.start(verify=ca):
         socks = [socket.create_connection(("127.0.0.1", exp.port), timeout=30) for _ in range(3)]
         try:

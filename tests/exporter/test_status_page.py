@@ -41,8 +41,16 @@ def text(el: lxml.html.HtmlElement) -> str:
 
 def findings(page: lxml.html.HtmlElement) -> List[Dict[str, str]]:
     rows = page.xpath('//section[@id="findings"]//tbody/tr')
-    return [{"severity": text(r[0]), "code": text(r[1]), "href": r[1].xpath(".//a/@href")[0],
-             "subject": text(r[2]), "message": text(r[3])} for r in rows]
+    return [
+        {
+            "severity": text(r[0]),
+            "code": text(r[1]),
+            "href": r[1].xpath(".//a/@href")[0],
+            "subject": text(r[2]),
+            "message": text(r[3]),
+        }
+        for r in rows
+    ]
 
 
 def matrix(page: lxml.html.HtmlElement) -> Dict[str, Dict[str, str]]:
@@ -63,14 +71,23 @@ def test_demo_page_headline_findings_and_matrix(monkeypatch: pytest.MonkeyPatch)
     facts = {text(d.find("dt")): text(d.find("dd")) for d in page.xpath('//header//div[contains(@class,"fact")]')}
     assert facts["quorum"] == "quorate" and facts["DC"] == "node1" and facts["nodes online"] == "3/3"
     assert [(f["severity"], f["code"], f["subject"]) for f in findings(page)] == [
-        ("warning", "failed-action", "dummy1@node3"), ("warning", "failcount-near-threshold", "dummy1@node3")]
+        ("warning", "failed-action", "dummy1@node3"),
+        ("warning", "failcount-near-threshold", "dummy1@node3"),
+    ]
     assert findings(page)[0]["href"] == "docs/runbooks.md#pacemakerfailedaction"
     m = matrix(page)
     assert m["dummy1"] == {"node1": "", "node2": "", "node3": "Started", "not running": ""}
-    assert m["stateful-clone / stateful"] == {"node1": "Promoted", "node2": "Unpromoted", "node3": "Unpromoted",
-                                              "not running": ""}
+    assert m["stateful-clone / stateful"] == {
+        "node1": "Promoted",
+        "node2": "Unpromoted",
+        "node3": "Unpromoted",
+        "not running": "",
+    }
     assert [(th.text, text(th.find("small"))) for th in page.xpath('//th[contains(@class,"node")]')] == [
-        ("node1", "online · DC"), ("node2", "online"), ("node3", "online")]
+        ("node1", "online · DC"),
+        ("node2", "online"),
+        ("node3", "online"),
+    ]
     actions = [text(td) for td in page.xpath('//section[@id="failed-actions"]//tbody/tr[1]/td')]
     assert actions[:4] == ["dummy1", "node3", "monitor every 10 s", "not running (rc 7)"]
     assert "No event store configured" not in text(page)  # events_configured defaults to True
@@ -106,8 +123,7 @@ def test_fencing_history_and_corosync_from_a_live_capture() -> None:
     snapshot = collect_once(SourceConfig(saved_dir=str(SCENARIOS_DIR / "live-fencing-failed")))
     page = lxml.html.fromstring(render_status_page(snapshot, evaluate(snapshot), [], NOW))
     rows = page.xpath('//section[@id="fencing"]//tbody/tr')
-    assert [[text(td) for td in tr][:3] for tr in rows] == [[f.target, f.action, f.status]
-                                                             for f in snapshot.fence_events]
+    assert [[text(td) for td in tr][:3] for tr in rows] == [[f.target, f.action, f.status] for f in snapshot.fence_events]
     assert any(r.get("class") == "bad" for r in rows) and "failed" in {text(r[2]) for r in rows}
     assert any(f["code"] == "fencing-failed" for f in findings(page))
     quorum = text(page.xpath('//section[@id="corosync"]/p')[0])
@@ -115,19 +131,31 @@ def test_fencing_history_and_corosync_from_a_live_capture() -> None:
     down = [[text(td) for td in tr] for tr in page.xpath('//section[@id="corosync"]//tbody/tr[@class="bad"]')]
     assert down == [["0", "3", "10.213.0.1", "", "disconnected"]]
     assert len(page.xpath('//section[@id="corosync"]//tbody/tr')) == len(snapshot.links.links)  # type: ignore[union-attr]
-    assert [text(r[0]) for r in page.xpath('//section[@id="sources"]//tbody/tr')] == [
-        s.name for s in snapshot.sources]
+    assert [text(r[0]) for r in page.xpath('//section[@id="sources"]//tbody/tr')] == [s.name for s in snapshot.sources]
 
 
 def test_events_timeline_newest_first_and_failures_marked(monkeypatch: pytest.MonkeyPatch) -> None:
-    events = [AlertEvent("resource", "node3", NOW - 5, resource="dummy1", task="monitor", rc=7, target_rc=0,
-                         status=0, desc="not running", interval_ms=10000),
-              AlertEvent("node", "node2", NOW - 60, desc="lost", nodeid="2")]
+    events = [
+        AlertEvent(
+            "resource",
+            "node3",
+            NOW - 5,
+            resource="dummy1",
+            task="monitor",
+            rc=7,
+            target_rc=0,
+            status=0,
+            desc="not running",
+            interval_ms=10000,
+        ),
+        AlertEvent("node", "node2", NOW - 60, desc="lost", nodeid="2"),
+    ]
     page = page_for(DEMO_CIB, monkeypatch, events)
     items = page.xpath('//section[@id="events"]//li')
     assert [text(li) for li in items] == [
         "2027-01-15 07:59:55 UTC resource node3: dummy1 monitor (every 10 s): not running (rc 7, expected 0)",
-        "2027-01-15 07:59:00 UTC node node2: node lost"]
+        "2027-01-15 07:59:00 UTC node node2: node lost",
+    ]
     assert all("bad" in li.get("class") for li in items)
 
 
@@ -136,8 +164,9 @@ def test_without_event_store_the_page_says_so(monkeypatch: pytest.MonkeyPatch) -
     snapshot = collect_once(SourceConfig())
     page = lxml.html.fromstring(render_status_page(snapshot, evaluate(snapshot), [], NOW, events_configured=False))
     assert "No event store configured" in text(page.get_element_by_id("events"))
-    broken = lxml.html.fromstring(render_status_page(snapshot, evaluate(snapshot), [], NOW,
-                                                     events_error="unable to open database file"))
+    broken = lxml.html.fromstring(
+        render_status_page(snapshot, evaluate(snapshot), [], NOW, events_error="unable to open database file")
+    )
     assert "cannot be read: unable to open database file" in text(broken.get_element_by_id("events"))
 
 
@@ -152,14 +181,20 @@ def test_hostile_names_from_the_cib_are_text_not_markup(tmp_path: Path, monkeypa
 
     # the schema forbids '<' in an id; a CIB without validation (validate-with="none") takes it
     run("cibadmin", "--modify", "--xml-text", '<cib validate-with="none"/>')
-    run("cibadmin", "--create", "-o", "resources", "--xml-text",
-        '<primitive id="&lt;img src=x onerror=alert(1)&gt;" class="ocf" provider="pacemaker" type="Dummy"/>')
+    run(
+        "cibadmin",
+        "--create",
+        "-o",
+        "resources",
+        "--xml-text",
+        '<primitive id="&lt;img src=x onerror=alert(1)&gt;" class="ocf" provider="pacemaker" type="Dummy"/>',
+    )
     run("crm_attribute", "--type", "crm_config", "--name", "cluster-name", "--update", "<script>alert(2)</script>")
     page = page_for(cib, monkeypatch)
     assert page.xpath("//img") == [] and len(page.xpath("//script")) == 1  # only the page's own refresh
     assert text(page.get_element_by_id("cluster-name")) == "<script>alert(2)</script>"
     assert HOSTILE in matrix(page)
-    assert (f"resource-stopped {HOSTILE}" in " ".join(f"{f['code']} {f['subject']}" for f in findings(page)))
+    assert f"resource-stopped {HOSTILE}" in " ".join(f"{f['code']} {f['subject']}" for f in findings(page))
     assert page.findtext(".//title").endswith("<script>alert(2)</script> - Pacemaker status")
 
 

@@ -24,12 +24,24 @@ def free_port() -> int:
 
 
 class Exporter:
-    def __init__(self, args: Iterable[str], env: Optional[Dict[str, str]] = None, log_path: Optional[Path] = None,
-                 port: Optional[int] = None, scheme: str = "http") -> None:
+    def __init__(
+        self,
+        args: Iterable[str],
+        env: Optional[Dict[str, str]] = None,
+        log_path: Optional[Path] = None,
+        port: Optional[int] = None,
+        scheme: str = "http",
+    ) -> None:
         self.port = port or free_port()
         self.url = f"{scheme}://127.0.0.1:{self.port}"
-        self.args: List[str] = [sys.executable, "-m", "pacemaker_exporter.cli", "serve",
-                                f"--web.listen-address=127.0.0.1:{self.port}", *args]
+        self.args: List[str] = [
+            sys.executable,
+            "-m",
+            "pacemaker_exporter.cli",
+            "serve",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            *args,
+        ]
         self.env = {**os.environ, **(env or {})}
         self.log_path = log_path
         self.proc: Optional[subprocess.Popen[bytes]] = None

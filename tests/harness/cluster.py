@@ -47,8 +47,15 @@ from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
 #: Pacemaker 2.x daemons as /proc/PID/comm shows them (15 characters at most)
-PACEMAKER_DAEMONS = ("pacemakerd", "pacemaker-based", "pacemaker-fence", "pacemaker-execd",
-                     "pacemaker-attrd", "pacemaker-sched", "pacemaker-contr")
+PACEMAKER_DAEMONS = (
+    "pacemakerd",
+    "pacemaker-based",
+    "pacemaker-fence",
+    "pacemaker-execd",
+    "pacemaker-attrd",
+    "pacemaker-sched",
+    "pacemaker-contr",
+)
 DEFAULT_BASE = "/tmp/pcmkexp-cluster"
 DEFAULT_NS_PREFIX = "pe"
 DEFAULT_NET = "10.213.0"  # /24; .1 .. .9 are the nodes
@@ -384,8 +391,15 @@ class LiveCluster:
         lines.append("}")
         return "\n".join(lines) + "\n"
 
-    def _cib(self, n: int, bare: bool, alert_agent: Optional[str], alert_recipient: Optional[str],
-             tickets: bool, alert_select: Optional[Sequence[str]] = None) -> str:
+    def _cib(
+        self,
+        n: int,
+        bare: bool,
+        alert_agent: Optional[str],
+        alert_recipient: Optional[str],
+        tickets: bool,
+        alert_select: Optional[Sequence[str]] = None,
+    ) -> str:
         """Initial CIB, identical on every node.  pacemaker-based accepts a cib.xml without
         cib.xml.sig (it only warns).  Pre-seeding it means the short dc-deadtime applies from the
         very first start and resources start as soon as a DC is elected."""
@@ -481,8 +495,9 @@ class LiveCluster:
             self._run("ip", "netns", "add", ns)
         if self._run("ip", "-n", ns, "link", "show", "eth0", check=False).returncode != 0:
             # create the pair directly inside the two namespaces (never in the host ns)
-            self._run("ip", "-n", self.br_ns, "link", "add", self._veth(i), "type", "veth",
-                      "peer", "name", "eth0", "netns", ns)
+            self._run(
+                "ip", "-n", self.br_ns, "link", "add", self._veth(i), "type", "veth", "peer", "name", "eth0", "netns", ns
+            )
             self._run("ip", "-n", self.br_ns, "link", "set", self._veth(i), "master", "br0")
         self._run("ip", "-n", self.br_ns, "link", "set", self._veth(i), "up")
         self._run("ip", "-n", ns, "link", "set", "lo", "up")
@@ -491,9 +506,17 @@ class LiveCluster:
 
     def _prepare_node_dirs(self, i: int, n: int, cib: str) -> None:
         d = self.node_dir(i)
-        for sub in ("etc-corosync", "var-lib-corosync", "run", "log/corosync", "log/pacemaker",
-                    "var-lib-pacemaker/cib", "var-lib-pacemaker/pengine", "var-lib-pacemaker/blackbox",
-                    "var-lib-pacemaker/cores"):
+        for sub in (
+            "etc-corosync",
+            "var-lib-corosync",
+            "run",
+            "log/corosync",
+            "log/pacemaker",
+            "var-lib-pacemaker/cib",
+            "var-lib-pacemaker/pengine",
+            "var-lib-pacemaker/blackbox",
+            "var-lib-pacemaker/cores",
+        ):
             (d / sub).mkdir(parents=True, exist_ok=True)
         (d / "etc-corosync" / "corosync.conf").write_text(self._corosync_conf(n))
         cibf = d / "var-lib-pacemaker" / "cib" / "cib.xml"
@@ -530,8 +553,20 @@ echo $$ > {d}/holder.pid
 exec sleep infinity
 """
         self._spawn_detached(
-            ["ip", "netns", "exec", self.node_ns(i), "unshare", "--mount", "--uts", "--propagation",
-             "private", "sh", "-c", script],
+            [
+                "ip",
+                "netns",
+                "exec",
+                self.node_ns(i),
+                "unshare",
+                "--mount",
+                "--uts",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+            ],
             d / "holder.log",
         )
         self._wait_for(f"namespace holder of n{i}", 10, lambda: self.holder_alive(i))
@@ -554,15 +589,16 @@ exec sleep infinity
             return
         self._spawn_detached(self._nsenter(i) + ["corosync", "-f"], self.node_dir(i) / "corosync.stdout")
         # ready when its IPC answers
-        self._wait_for(f"corosync IPC on n{i}", 20,
-                       lambda: self.exec(i, "corosync-cfgtool", "-s", timeout=10).returncode == 0)
+        self._wait_for(
+            f"corosync IPC on n{i}", 20, lambda: self.exec(i, "corosync-cfgtool", "-s", timeout=10).returncode == 0
+        )
 
     def _start_pacemaker(self, i: int) -> None:
         if self.running(i, "pacemakerd"):
             return
         self._spawn_detached(
-            self._nsenter(i) + ["env", "PCMK_logfile=/var/log/pacemaker/pacemaker.log",
-                                "PCMK_logfacility=none", "pacemakerd"],
+            self._nsenter(i)
+            + ["env", "PCMK_logfile=/var/log/pacemaker/pacemaker.log", "PCMK_logfacility=none", "pacemakerd"],
             self.node_dir(i) / "pacemakerd.stdout",
         )
         self._wait_for(f"pacemakerd on n{i}", 10, lambda: self.running(i, "pacemakerd"))
@@ -596,8 +632,7 @@ exec sleep infinity
         self._settle(i)
 
     def _settle(self, i: int) -> None:
-        r = self.exec(i, "crm_resource", "--wait", f"--timeout={int(self.timeout)}s",
-                      timeout=self.timeout + 10)
+        r = self.exec(i, "crm_resource", "--wait", f"--timeout={int(self.timeout)}s", timeout=self.timeout + 10)
         if r.returncode != 0:
             raise HarnessError(f"cluster did not settle within {self.timeout:.0f}s: {r.stderr.strip()}")
 
@@ -629,10 +664,16 @@ exec sleep infinity
         why = missing_requirements()
         if why:
             raise HarnessError("cannot run a live cluster: " + ", ".join(why))
-        cfg = {"size": n, "bare": bool(bare), "alert_agent": alert_agent,
-               "alert_recipient": alert_recipient, "tickets": bool(tickets),
-               "alert_select": list(alert_select) if alert_select else None,
-               "net": self.net, "prefix": self.prefix}
+        cfg = {
+            "size": n,
+            "bare": bool(bare),
+            "alert_agent": alert_agent,
+            "alert_recipient": alert_recipient,
+            "tickets": bool(tickets),
+            "alert_select": list(alert_select) if alert_select else None,
+            "net": self.net,
+            "prefix": self.prefix,
+        }
         t0 = time.monotonic()
         with self._locked():
             cur = self.size
@@ -654,8 +695,7 @@ exec sleep infinity
                     if self._none_running(i, "corosync") and self._none_running(i, "pacemaker"):
                         self._wipe_volatile(i)
                     self._start_corosync(i)
-                self._wait_for(f"corosync membership of {n} nodes", self.timeout,
-                               lambda: self._membership_is(1, n))
+                self._wait_for(f"corosync membership of {n} nodes", self.timeout, lambda: self._membership_is(1, n))
                 self.log(f"corosync: {n}-node membership after {time.monotonic() - t0:.1f}s")
                 for i in range(1, n + 1):
                     self._start_pacemaker(i)
@@ -679,7 +719,7 @@ exec sleep infinity
             killed: List[int] = []
             if os.path.isdir("/run/netns"):
                 for ns in sorted(os.listdir("/run/netns")):
-                    rest = ns[len(self.prefix) + 1:]
+                    rest = ns[len(self.prefix) + 1 :]
                     if ns.startswith(self.prefix + "n") and rest.isdigit():
                         pids = self._ns_pids(ns)
                         if pids:
@@ -719,7 +759,7 @@ exec sleep infinity
         return dt
 
     def _is_ours(self, ns: str) -> bool:
-        rest = ns[len(self.prefix) + 1:]
+        rest = ns[len(self.prefix) + 1 :]
         return ns == self.br_ns or (ns.startswith(self.prefix + "n") and rest.isdigit())
 
     def our_processes(self) -> List[int]:
@@ -760,8 +800,7 @@ exec sleep infinity
                 if not ok:
                     self._kill_pids(self.node_pids_comm(i, "pacemakerd"), signal.SIGTERM, wait=0)
                 try:
-                    self._wait_for(f"pacemaker shutdown on n{i}", self.timeout,
-                                   lambda: self._none_running(i, "pacemaker"))
+                    self._wait_for(f"pacemaker shutdown on n{i}", self.timeout, lambda: self._none_running(i, "pacemaker"))
                 except HarnessError as e:
                     self.log(str(e))
             if self.running(i, "corosync"):
@@ -770,7 +809,7 @@ exec sleep infinity
             self.log(f"n{i} stopped cleanly")
 
     def revive_node(self, i: int) -> float:
-        """"Reboot" node i: kill leftovers, wipe /run and /dev/shm, start corosync + pacemakerd,
+        """ "Reboot" node i: kill leftovers, wipe /run and /dev/shm, start corosync + pacemakerd,
         wait until the node is online in its own view.  Returns the seconds it took."""
         t0 = time.monotonic()
         with self._locked():
@@ -783,8 +822,7 @@ exec sleep infinity
 
             def online() -> bool:
                 x = self.crm_mon_xml(i)
-                return any(nd.get("name") == name and nd.get("online") == "true"
-                           for nd in x.findall("./nodes/node"))
+                return any(nd.get("name") == name and nd.get("online") == "true" for nd in x.findall("./nodes/node"))
 
             self._wait_for(f"n{i} online in its own view", self.timeout, online)
         dt = time.monotonic() - t0
@@ -820,12 +858,12 @@ exec sleep infinity
             hosts = " ".join(f"n{j}" for j in self.nodes())
 
             def setp(name: str, value: str) -> None:
-                self.exec(i, "crm_resource", "-r", "fence-dummy", "--set-parameter", name,
-                          "--parameter-value", value, check=True)
+                self.exec(
+                    i, "crm_resource", "-r", "fence-dummy", "--set-parameter", name, "--parameter-value", value, check=True
+                )
 
             def enabled(v: str) -> None:
-                self.exec(i, "crm_attribute", "-t", "crm_config", "-n", "stonith-enabled", "-v", v,
-                          check=True)
+                self.exec(i, "crm_attribute", "-t", "crm_config", "-n", "stonith-enabled", "-v", v, check=True)
 
             if mode == "ok":
                 setp("pcmk_host_list", hosts)
@@ -883,14 +921,13 @@ exec sleep infinity
     def standby(self, i: int, on: bool = True) -> None:
         j = self.first_live()
         if on:
-            self.exec(j, "crm_attribute", "-N", self.node_name(i), "-n", "standby", "-v", "on",
-                      "-l", "forever", check=True)
+            self.exec(j, "crm_attribute", "-N", self.node_name(i), "-n", "standby", "-v", "on", "-l", "forever", check=True)
         else:
-            self.exec(j, "crm_attribute", "-N", self.node_name(i), "-n", "standby", "-D",
-                      "-l", "forever")
+            self.exec(j, "crm_attribute", "-N", self.node_name(i), "-n", "standby", "-D", "-l", "forever")
 
-    def set_alert(self, path: str, recipient: str = "", select: Optional[Sequence[str]] = None,
-                  alert_id: str = "pcmkexp") -> None:
+    def set_alert(
+        self, path: str, recipient: str = "", select: Optional[Sequence[str]] = None, alert_id: str = "pcmkexp"
+    ) -> None:
         """Configure (or replace) the Pacemaker alert at run time (cibadmin), e.g. to point the
         session cluster at an alert agent under test.  The agent runs as user hacluster."""
         xml = _alert_xml(path, recipient, select, alert_id)
@@ -910,8 +947,9 @@ exec sleep infinity
         if not live:
             raise HarnessError("no live node")
         first = live[0]
-        self._wait_for(f"DC elected and {len(live)} node(s) online (seen from n{first})", t,
-                       lambda: self._view_ok(first, len(live)))
+        self._wait_for(
+            f"DC elected and {len(live)} node(s) online (seen from n{first})", t, lambda: self._view_ok(first, len(live))
+        )
         self._settle(first)
 
     def reset(self, timeout: Optional[float] = None) -> None:
@@ -930,8 +968,7 @@ exec sleep infinity
                 self.fencing("ok")
                 first = self.first_live()
                 for i in self.nodes():
-                    self.exec(first, "crm_attribute", "-N", self.node_name(i), "-n", "standby", "-D",
-                              "-l", "forever")
+                    self.exec(first, "crm_attribute", "-N", self.node_name(i), "-n", "standby", "-D", "-l", "forever")
                 if cfg.get("tickets"):
                     self.grant_ticket()
                 self.exec(first, "crm_resource", "--cleanup", timeout=60)
@@ -986,12 +1023,14 @@ def _alert_xml(path: str, recipient: str, select: Optional[Sequence[str]], alert
         if bad:
             raise HarnessError(f"unknown alert kinds {sorted(bad)}; use {ALERT_KINDS}")
         sel = "<select>" + "".join(f"<select_{k}/>" for k in select) + "</select>"
-    return (f'<alerts><alert id="{_xml_attr(alert_id)}" path="{_xml_attr(path)}">{sel}'
-            f'<recipient id="{_xml_attr(alert_id)}-r" value="{_xml_attr(recipient)}"/></alert></alerts>')
+    return (
+        f'<alerts><alert id="{_xml_attr(alert_id)}" path="{_xml_attr(path)}">{sel}'
+        f'<recipient id="{_xml_attr(alert_id)}-r" value="{_xml_attr(recipient)}"/></alert></alerts>'
+    )
 
 
 def _xml_attr(s: str) -> str:
-    return (s.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;"))
+    return s.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # ---------------------------------------------------------------------- CLI

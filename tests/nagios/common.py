@@ -14,8 +14,10 @@ from tests.scenarios import SCENARIOS_DIR, scenario_names
 FAKE_TOOLS = Path(__file__).resolve().parent / "fake_tools"
 
 #: status line: NAME STATE - text | perfdata
-STATUS = re.compile(r"^PACEMAKER (?P<name>[A-Z]+ )?(?P<state>OK|WARNING|CRITICAL|UNKNOWN)( - |: )(?P<text>[^|\n]+)"
-                    r"(\| (?P<perf>.*))?$")
+STATUS = re.compile(
+    r"^PACEMAKER (?P<name>[A-Z]+ )?(?P<state>OK|WARNING|CRITICAL|UNKNOWN)( - |: )(?P<text>[^|\n]+)"
+    r"(\| (?P<perf>.*))?$"
+)
 PERF = re.compile(r"^('[^']+'|[^ =']+)=-?[\d.]+[a-zA-Z%]*(;[^; ]*){0,4}$")
 
 

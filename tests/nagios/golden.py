@@ -37,8 +37,10 @@ VARIANTS: Dict[str, List[List[str]]] = {
 def run(argv: Sequence[str], now: Optional[float] = None, env: Optional[Dict[str, str]] = None) -> Tuple[int, str]:
     """check_pacemaker ARGV in this process: (exit code, stdout)."""
     out = io.StringIO()
-    patches: List[contextlib.AbstractContextManager] = [contextlib.redirect_stdout(out),
-                                                         mock.patch.dict(os.environ, env or {})]
+    patches: List[contextlib.AbstractContextManager] = [
+        contextlib.redirect_stdout(out),
+        mock.patch.dict(os.environ, env or {}),
+    ]
     if now is not None:
         patches.append(mock.patch("pacemaker_exporter.collect.time", types.SimpleNamespace(time=lambda: now)))
     code: object = None

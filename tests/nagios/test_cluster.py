@@ -114,13 +114,16 @@ def test_check_timeout_is_unknown_and_prompt() -> None:
     assert code == 3 and out.startswith("PACEMAKER CLUSTER UNKNOWN - "), out
 
 
-@pytest.mark.parametrize("argv,needle", [
-    ([], "no check given"),
-    (["bogus"], "No such command 'bogus'"),
-    (["cluster", "--no-such-option"], "No such option"),
-    (["cluster", "-t", "x"], "'-t' / '--timeout'"),
-    (["cluster", "--severity", "foo=bar"], "unknown finding code"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        ([], "no check given"),
+        (["bogus"], "No such command 'bogus'"),
+        (["cluster", "--no-such-option"], "No such option"),
+        (["cluster", "-t", "x"], "'-t' / '--timeout'"),
+        (["cluster", "--severity", "foo=bar"], "unknown finding code"),
+    ],
+)
 def test_usage_errors_are_unknown_3(argv: list, needle: str) -> None:
     code, out = run(argv)
     assert code == 3, out
@@ -137,15 +140,33 @@ def test_console_script_end_to_end() -> None:
     script = ROOT / ".venv" / "bin" / "check_pacemaker"
     if not script.exists():
         pytest.skip("console script not installed (pip install -e .)")
-    p = subprocess.run([str(script), "cluster", "--from", "tests/fixtures/scenarios/resource-blocked",
-                        "--events-db", ""], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [str(script), "cluster", "--from", "tests/fixtures/scenarios/resource-blocked", "--events-db", ""],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 2 and p.stdout.startswith("PACEMAKER CLUSTER CRITICAL - "), p
     assert p.stderr == ""
     p = subprocess.run([str(script), "nodes", "-w", "nope"], capture_output=True, text=True, timeout=60)
     assert p.returncode == 3 and p.stdout.startswith("PACEMAKER UNKNOWN - usage error"), p
-    p = subprocess.run([sys.executable, "-m", "nagios_checks.check_pacemaker", "tickets", "--from",
-                        "tests/fixtures/scenarios/tickets", "--events-db", ""], cwd=ROOT, capture_output=True,
-                       text=True, timeout=60)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nagios_checks.check_pacemaker",
+            "tickets",
+            "--from",
+            "tests/fixtures/scenarios/tickets",
+            "--events-db",
+            "",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 1, p
 
 
@@ -153,8 +174,7 @@ def test_shipped_nrpe_config_lines_are_valid() -> None:
     """Every command of nagios_checks/nrpe/pacemaker.cfg is a valid invocation without $ARGn$."""
     import shlex
 
-    lines = [x for x in (ROOT / "nagios_checks/nrpe/pacemaker.cfg").read_text().splitlines()
-             if x.startswith("command[")]
+    lines = [x for x in (ROOT / "nagios_checks/nrpe/pacemaker.cfg").read_text().splitlines() if x.startswith("command[")]
     assert len(lines) == 9
     for line in lines:
         assert "$ARG" not in line

@@ -14,9 +14,14 @@ def test_golden(scenario: str) -> None:
     check_golden(CHECK, scenario)
 
 
-@pytest.mark.parametrize("scenario,code_name", [
-    ("stonith-disabled", "stonith-disabled"), ("maintenance-mode", "maintenance-mode"),
-    ("bans", "cli-constraint-leftover")])
+@pytest.mark.parametrize(
+    "scenario,code_name",
+    [
+        ("stonith-disabled", "stonith-disabled"),
+        ("maintenance-mode", "maintenance-mode"),
+        ("bans", "cli-constraint-leftover"),
+    ],
+)
 def test_findings_named(scenario: str, code_name: str) -> None:
     code, out = run_on(CHECK, scenario)
     assert code == 1 and f"[{code_name}]" in out

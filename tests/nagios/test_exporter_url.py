@@ -43,9 +43,29 @@ def tls_pair(tmp_path_factory: pytest.TempPathFactory) -> Tuple[str, str]:
         pytest.skip("openssl not installed")
     d = tmp_path_factory.mktemp("tls")
     cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return str(cert), str(key)
 
 
@@ -116,9 +136,18 @@ def _via(url: str, check: str, *extra: str, ca: Optional[str] = None, auth: bool
     return run([*argv, *extra])
 
 
-@pytest.mark.parametrize("scenario,check", [
-    ("resource-failed-monitor", "cluster"), ("resource-failed-monitor", "resources"), ("tickets", "tickets"),
-    ("live-quorum-lost", "quorum"), ("live-healthy-3node", "links"), ("bans", "config"), ("node-standby", "nodes")])
+@pytest.mark.parametrize(
+    "scenario,check",
+    [
+        ("resource-failed-monitor", "cluster"),
+        ("resource-failed-monitor", "resources"),
+        ("tickets", "tickets"),
+        ("live-quorum-lost", "quorum"),
+        ("live-healthy-3node", "links"),
+        ("bans", "config"),
+        ("node-standby", "nodes"),
+    ],
+)
 def test_same_answer_as_saved_outputs(tiny_server: Any, tls_pair: Tuple[str, str], scenario: str, check: str) -> None:
     tiny_server.body = json.dumps(_document(scenario)).encode()
     code, out = _via(tiny_server.url, check, ca=tls_pair[0])
@@ -129,25 +158,45 @@ def test_same_answer_as_saved_outputs(tiny_server: Any, tls_pair: Tuple[str, str
 
 def test_base_url_means_snapshot_json(tiny_server: Any, tls_pair: Tuple[str, str]) -> None:
     tiny_server.body = json.dumps(_document("healthy-3node")).encode()
-    code, out = _via(tiny_server.url + "/", "nodes", ca=tls_pair[0], )
+    code, out = _via(
+        tiny_server.url + "/",
+        "nodes",
+        ca=tls_pair[0],
+    )
     assert code == 0, out
 
 
 def test_wrong_password_is_unknown(tiny_server: Any, tls_pair: Tuple[str, str]) -> None:
     tiny_server.body = json.dumps(_document("healthy-3node")).encode()
-    code, out = run(["cluster", "--exporter-url", tiny_server.url, "--ca-file", tls_pair[0], "--events-db", "",
-                     "--username", USER, "--password", "wrong"])
+    code, out = run(
+        [
+            "cluster",
+            "--exporter-url",
+            tiny_server.url,
+            "--ca-file",
+            tls_pair[0],
+            "--events-db",
+            "",
+            "--username",
+            USER,
+            "--password",
+            "wrong",
+        ]
+    )
     assert code == 3
-    assert out == (f"PACEMAKER CLUSTER UNKNOWN - exporter {tiny_server.url}/snapshot.json "
-                   "refused the credentials (HTTP 401)\n")
+    assert out == (
+        f"PACEMAKER CLUSTER UNKNOWN - exporter {tiny_server.url}/snapshot.json refused the credentials (HTTP 401)\n"
+    )
     code, out = _via(tiny_server.url, "cluster", ca=tls_pair[0], auth=False)
     assert code == 3 and "requires credentials (--username/--password) (HTTP 401)" in out
 
 
 def test_password_from_environment(tiny_server: Any, tls_pair: Tuple[str, str]) -> None:
     tiny_server.body = json.dumps(_document("healthy-3node")).encode()
-    code, out = run(["cluster", "--exporter-url", tiny_server.url, "--ca-file", tls_pair[0], "--events-db", "",
-                     "--username", USER], env={"CHECK_PACEMAKER_PASSWORD": PASSWORD})
+    code, out = run(
+        ["cluster", "--exporter-url", tiny_server.url, "--ca-file", tls_pair[0], "--events-db", "", "--username", USER],
+        env={"CHECK_PACEMAKER_PASSWORD": PASSWORD},
+    )
     assert code == 0, out
 
 
@@ -163,8 +212,10 @@ def test_untrusted_certificate_is_unknown_unless_insecure(tiny_server: Any) -> N
 def test_unreachable_is_unknown_not_a_traceback() -> None:
     port = _free_port()
     code, out = _via(f"http://127.0.0.1:{port}", "cluster")
-    assert (code, out) == (3, f"PACEMAKER CLUSTER UNKNOWN - exporter http://127.0.0.1:{port}/snapshot.json "
-                              f"unreachable: Connection refused\n")
+    assert (code, out) == (
+        3,
+        f"PACEMAKER CLUSTER UNKNOWN - exporter http://127.0.0.1:{port}/snapshot.json unreachable: Connection refused\n",
+    )
     code, out = _via("http://no-such-host.invalid:9", "nodes")
     assert code == 3 and "unreachable" in out and "Traceback" not in out
 
@@ -220,15 +271,33 @@ def real_exporter(tls_pair: Tuple[str, str], tmp_path_factory: pytest.TempPathFa
     d = tmp_path_factory.mktemp("exporter")
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
     cfg = d / "web.yml"
-    cfg.write_text(f"tls_server_config:\n  cert_file: {tls_pair[0]}\n  key_file: {tls_pair[1]}\n"
-                   f"basic_auth_users:\n  {USER}: '{hashed}'\n")
+    cfg.write_text(
+        f"tls_server_config:\n  cert_file: {tls_pair[0]}\n  key_file: {tls_pair[1]}\n"
+        f"basic_auth_users:\n  {USER}: '{hashed}'\n"
+    )
     port = _free_port()
     log = open(d / "exporter.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "pacemaker_exporter.cli", "serve",
-                             "--from", str(SCENARIOS_DIR / "resource-failed-monitor"), "--events.db", "",
-                             "--web.listen-address", f"127.0.0.1:{port}", "--web.config.file", str(cfg)],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pacemaker_exporter.cli",
+            "serve",
+            "--from",
+            str(SCENARIOS_DIR / "resource-failed-monitor"),
+            "--events.db",
+            "",
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--web.config.file",
+            str(cfg),
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     url = f"https://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -261,6 +330,19 @@ def test_real_exporter(real_exporter: str, tls_pair: Tuple[str, str], check: str
 
 
 def test_real_exporter_wrong_password(real_exporter: str, tls_pair: Tuple[str, str]) -> None:
-    code, out = run(["cluster", "--exporter-url", real_exporter, "--ca-file", tls_pair[0], "--events-db", "",
-                     "--username", USER, "--password", "nope"])
+    code, out = run(
+        [
+            "cluster",
+            "--exporter-url",
+            real_exporter,
+            "--ca-file",
+            tls_pair[0],
+            "--events-db",
+            "",
+            "--username",
+            USER,
+            "--password",
+            "nope",
+        ]
+    )
     assert code == 3 and "refused the credentials (HTTP 401)" in out, out

@@ -29,8 +29,17 @@ def test_absolute_thresholds() -> None:
 
 
 def test_relative_thresholds() -> None:
-    code, out = run_on(CHECK, "resource-recovered-failcount", "--severity", "failcount-near-threshold=ok",
-                       "--relative", "-w", "~:50", "-c", "~:90")
+    code, out = run_on(
+        CHECK,
+        "resource-recovered-failcount",
+        "--severity",
+        "failcount-near-threshold=ok",
+        "--relative",
+        "-w",
+        "~:50",
+        "-c",
+        "~:90",
+    )
     assert code == 1, out
     assert "'failcount_dummy1@node3_pct'=66.7%;~:50;~:90;0;100" in out
 

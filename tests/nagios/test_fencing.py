@@ -59,10 +59,16 @@ def test_event_store_adds_fencing(tmp_path) -> None:
     status = parse_crm_mon((SCENARIOS_DIR / "healthy-3node" / "crm_mon.xml").read_bytes())
     assert status.summary is not None and status.summary.last_update
     when = status.summary.last_update - 300
-    env = {"CRM_alert_kind": "fencing", "CRM_alert_node": "node3", "CRM_alert_task": "st_notify_fence",
-           "CRM_alert_rc": "0", "CRM_alert_version": "2.1.5",
-           "CRM_alert_desc": "Operation reboot of node3 by node1 for pacemaker-controld.1@node1: OK (ref=x)",
-           "CRM_alert_timestamp_epoch": str(int(when)), "CRM_alert_timestamp_usec": "0"}
+    env = {
+        "CRM_alert_kind": "fencing",
+        "CRM_alert_node": "node3",
+        "CRM_alert_task": "st_notify_fence",
+        "CRM_alert_rc": "0",
+        "CRM_alert_version": "2.1.5",
+        "CRM_alert_desc": "Operation reboot of node3 by node1 for pacemaker-controld.1@node1: OK (ref=x)",
+        "CRM_alert_timestamp_epoch": str(int(when)),
+        "CRM_alert_timestamp_usec": "0",
+    }
     db = tmp_path / "events.db"
     with EventStore(str(db)) as store:
         store.record(parse_alert_env(env, now=when))

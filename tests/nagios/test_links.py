@@ -36,8 +36,18 @@ def test_no_corosync_output_is_unknown() -> None:
 
 
 def test_garbage_corosync_is_unknown() -> None:
-    code, out = run([CHECK, "--events-db", "", "--corosync", "--corosync-cfgtool-path", fake("corosync_garbage"),
-                     "--crm-mon-path", "/nonexistent"])
+    code, out = run(
+        [
+            CHECK,
+            "--events-db",
+            "",
+            "--corosync",
+            "--corosync-cfgtool-path",
+            fake("corosync_garbage"),
+            "--crm-mon-path",
+            "/nonexistent",
+        ]
+    )
     assert code == 3, out
     assert out.startswith("PACEMAKER LINKS UNKNOWN - corosync-cfgtool -s gave unreadable output"), out
 

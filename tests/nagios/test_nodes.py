@@ -35,9 +35,18 @@ def test_offline_threshold_critical() -> None:
     assert "CRITICAL: offline nodes: 1 (outside 0)" in out
 
 
-@pytest.mark.parametrize("scenario,expected", [
-    ("node-unclean", 2), ("node-standby", 1), ("node-maintenance", 1), ("node-pending", 1),
-    ("live-quorum-lost", 2), ("live-node-killed-fenced", 1), ("healthy-3node", 0)])
+@pytest.mark.parametrize(
+    "scenario,expected",
+    [
+        ("node-unclean", 2),
+        ("node-standby", 1),
+        ("node-maintenance", 1),
+        ("node-pending", 1),
+        ("live-quorum-lost", 2),
+        ("live-node-killed-fenced", 1),
+        ("healthy-3node", 0),
+    ],
+)
 def test_states(scenario: str, expected: int) -> None:
     code, out = run_on(CHECK, scenario)
     assert code == expected, out

@@ -58,10 +58,12 @@ def _runtime(d: Path) -> Path:
     site = {str(Path(click.__file__).resolve().parents[1]), str(Path(nagiosplugin.__file__).resolve().parents[1])}
     script = d / "check_pacemaker"
     path = os.pathsep.join([str(ROOT), *sorted(site)])
-    script.write_text("#!/bin/sh\n"
-                      f"PYTHONPATH={shlex.quote(path)} exec /usr/bin/python3 -P -c "
-                      "'import sys; del sys.argv[0]; from nagios_checks.check_pacemaker import main; main()' "
-                      '"$0" "$@"\n')
+    script.write_text(
+        "#!/bin/sh\n"
+        f"PYTHONPATH={shlex.quote(path)} exec /usr/bin/python3 -P -c "
+        "'import sys; del sys.argv[0]; from nagios_checks.check_pacemaker import main; main()' "
+        '"$0" "$@"\n'
+    )
     script.chmod(0o755)
     return script
 
@@ -70,8 +72,13 @@ def allow_on_corosync(cluster: LiveCluster, node: int, user: str) -> None:
     """Corosync's IPC (cfgtool, quorumtool) admits root, and whoever a uidgid entry names, by the
     client's *primary* uid/gid only: membership of haclient is not enough there. The documented
     fix: /etc/corosync/uidgid.d/USER, then a reload."""
-    cluster.exec(node, "/bin/sh", "-c", "mkdir -p /etc/corosync/uidgid.d && "
-                 f"printf 'uidgid {{\\n    uid: {user}\\n}}\\n' > /etc/corosync/uidgid.d/{user}", check=True)
+    cluster.exec(
+        node,
+        "/bin/sh",
+        "-c",
+        f"mkdir -p /etc/corosync/uidgid.d && printf 'uidgid {{\\n    uid: {user}\\n}}\\n' > /etc/corosync/uidgid.d/{user}",
+        check=True,
+    )
     cluster.exec(node, "corosync-cfgtool", "-R", check=True)
 
 
@@ -104,8 +111,19 @@ class NrpeDaemon:
 
     def query(self, name: str, timeout: float = 30) -> subprocess.CompletedProcess:
         """check_nrpe for command NAME, run inside the node (its own loopback)."""
-        return self.cluster.exec(self.node, CHECK_NRPE, "-H", "127.0.0.1", "-p", str(PORT), "-t", str(int(timeout)),
-                                 "-c", f"check_pacemaker_{name}", timeout=timeout + 5)
+        return self.cluster.exec(
+            self.node,
+            CHECK_NRPE,
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(PORT),
+            "-t",
+            str(int(timeout)),
+            "-c",
+            f"check_pacemaker_{name}",
+            timeout=timeout + 5,
+        )
 
     def stop(self) -> None:
         self.proc.terminate()  # nrpe itself: nsenter execs it, so this PID is nrpe's
@@ -127,17 +145,35 @@ def start_nrpe(cluster: LiveCluster, node: int = 1, commands: Optional[Dict[str,
     d.chmod(0o755)
     check = _runtime(d)
     lines = [f"command[check_pacemaker_{name}]={check} {args} --events-db=" for name, args in commands.items()]
-    (d / "nrpe.cfg").write_text("\n".join([
-        "log_facility=daemon", "debug=0", f"pid_file={d}/nrpe.pid", "server_address=127.0.0.1",
-        f"server_port={PORT}", "nrpe_user=nagios", "nrpe_group=nagios", "allowed_hosts=127.0.0.1",
-        "dont_blame_nrpe=0", "allow_bash_command_substitution=0", "command_timeout=30", "connection_timeout=60",
-        "disable_syslog=1", f"log_file={d}/nrpe.log", *lines, ""]))
+    (d / "nrpe.cfg").write_text(
+        "\n".join(
+            [
+                "log_facility=daemon",
+                "debug=0",
+                f"pid_file={d}/nrpe.pid",
+                "server_address=127.0.0.1",
+                f"server_port={PORT}",
+                "nrpe_user=nagios",
+                "nrpe_group=nagios",
+                "allowed_hosts=127.0.0.1",
+                "dont_blame_nrpe=0",
+                "allow_bash_command_substitution=0",
+                "command_timeout=30",
+                "connection_timeout=60",
+                "disable_syslog=1",
+                f"log_file={d}/nrpe.log",
+                *lines,
+                "",
+            ]
+        )
+    )
     (d / "commands.sh").write_text("\n".join(lines) + "\n")
     (d / "nrpe.log").touch()
     shutil.chown(d / "nrpe.log", "nagios")
     shutil.chown(d, "nagios")
-    proc = cluster.popen(node, NRPE, "-c", str(d / "nrpe.cfg"), "-f", stdout=subprocess.DEVNULL,
-                         stderr=open(d / "nrpe.stderr", "wb"))  # noqa: SIM115 - kept open for the daemon
+    proc = cluster.popen(
+        node, NRPE, "-c", str(d / "nrpe.cfg"), "-f", stdout=subprocess.DEVNULL, stderr=open(d / "nrpe.stderr", "wb")
+    )  # noqa: SIM115 - kept open for the daemon
     daemon = NrpeDaemon(cluster, node, d, check, proc)
     deadline = time.monotonic() + 20
     while True:
@@ -145,8 +181,10 @@ def start_nrpe(cluster: LiveCluster, node: int = 1, commands: Optional[Dict[str,
         if r.returncode == 0 and "NRPE" in r.stdout:
             return daemon
         if proc.poll() is not None or time.monotonic() > deadline:
-            why = (f"nrpe did not start (rc {proc.poll()}): {r.stdout}{r.stderr}"
-                   f"{(d / 'nrpe.stderr').read_text()}{(d / 'nrpe.log').read_text()}")
+            why = (
+                f"nrpe did not start (rc {proc.poll()}): {r.stdout}{r.stderr}"
+                f"{(d / 'nrpe.stderr').read_text()}{(d / 'nrpe.log').read_text()}"
+            )
             daemon.stop()
             raise NrpeError(why)
         time.sleep(0.3)
@@ -174,8 +212,7 @@ def _via_nrpe(cluster: LiveCluster, name: str) -> Tuple[int, str]:
 
 
 def _direct(cluster: LiveCluster, check: Path, name: str) -> Tuple[int, str]:
-    r = cluster.exec(1, "runuser", "-u", "nagios", "--", "/bin/sh", "-c",
-                     f"{check} {COMMANDS[name]} --events-db=")
+    r = cluster.exec(1, "runuser", "-u", "nagios", "--", "/bin/sh", "-c", f"{check} {COMMANDS[name]} --events-db=")
     return r.returncode, r.stdout
 
 

@@ -14,10 +14,17 @@ from tests.nagios.common import run_on
 from tests.nagios.golden import CHECKS, run
 
 #: each check's Resource, by subcommand
-RESOURCES = {"cluster": check_pacemaker.Cluster, "nodes": check_pacemaker.Nodes,
-             "resources": check_pacemaker.Resources, "failcounts": check_pacemaker.Failcounts,
-             "fencing": check_pacemaker.Fencing, "quorum": check_pacemaker.QuorumCheck,
-             "links": check_pacemaker.Links, "tickets": check_pacemaker.Tickets, "config": check_pacemaker.Config}
+RESOURCES = {
+    "cluster": check_pacemaker.Cluster,
+    "nodes": check_pacemaker.Nodes,
+    "resources": check_pacemaker.Resources,
+    "failcounts": check_pacemaker.Failcounts,
+    "fencing": check_pacemaker.Fencing,
+    "quorum": check_pacemaker.QuorumCheck,
+    "links": check_pacemaker.Links,
+    "tickets": check_pacemaker.Tickets,
+    "config": check_pacemaker.Config,
+}
 
 
 def _bug(self: object) -> Iterator[nagiosplugin.Metric]:

@@ -14,9 +14,19 @@ def test_golden(scenario: str) -> None:
     check_golden(CHECK, scenario)
 
 
-@pytest.mark.parametrize("scenario,expected", [
-    ("healthy-3node", 0), ("resource-failed-monitor", 2), ("resource-blocked", 2), ("resource-stopped-should-run", 2),
-    ("resource-unmanaged", 1), ("resource-orphaned", 1), ("resource-disabled", 0), ("migration-partial", 2)])
+@pytest.mark.parametrize(
+    "scenario,expected",
+    [
+        ("healthy-3node", 0),
+        ("resource-failed-monitor", 2),
+        ("resource-blocked", 2),
+        ("resource-stopped-should-run", 2),
+        ("resource-unmanaged", 1),
+        ("resource-orphaned", 1),
+        ("resource-disabled", 0),
+        ("migration-partial", 2),
+    ],
+)
 def test_states(scenario: str, expected: int) -> None:
     assert run_on(CHECK, scenario)[0] == expected
 

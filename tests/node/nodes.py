@@ -24,10 +24,24 @@ SUITE = "bookworm"
 # feeds. The package's own dependencies are installed too, as the node has no route to a mirror:
 # `apt-get install ./x.deb` inside then fails if debian/control names one that is missing here.
 NODE_PACKAGES = [
-    "pacemaker", "pacemaker-cli-utils", "corosync", "resource-agents", "nagios-nrpe-server", "zabbix-agent",
-    "iproute2", "procps", "curl", "adduser",
-    "python3", "python3-bcrypt", "python3-click", "python3-lxml", "python3-nagiosplugin",
-    "python3-prometheus-client", "python3-requests", "python3-yaml",
+    "pacemaker",
+    "pacemaker-cli-utils",
+    "corosync",
+    "resource-agents",
+    "nagios-nrpe-server",
+    "zabbix-agent",
+    "iproute2",
+    "procps",
+    "curl",
+    "adduser",
+    "python3",
+    "python3-bcrypt",
+    "python3-click",
+    "python3-lxml",
+    "python3-nagiosplugin",
+    "python3-prometheus-client",
+    "python3-requests",
+    "python3-yaml",
 ]
 BRIDGE_NS = "pxdeb-br"
 SUBNET = "10.95.0"
@@ -63,8 +77,7 @@ def cached_root() -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     new = CACHE / f"{SUITE}-node.new"
     shutil.rmtree(new, ignore_errors=True)
-    run(["debootstrap", "--variant=minbase", "--include=systemd,systemd-sysv,dbus", SUITE, str(new), mirror()],
-        timeout=900)
+    run(["debootstrap", "--variant=minbase", "--include=systemd,systemd-sysv,dbus", SUITE, str(new), mirror()], timeout=900)
     # packages must not start their daemons in the chroot (standard Debian practice)
     policy = new / "usr/sbin/policy-rc.d"
     policy.write_text("#!/bin/sh\nexit 101\n")
@@ -72,8 +85,11 @@ def cached_root() -> Path:
     run(["mount", "-t", "proc", "proc", str(new / "proc")])
     try:
         env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
-        run(["chroot", str(new), "apt-get", "install", "-y", "-q", "--no-install-recommends", *NODE_PACKAGES],
-            timeout=900, env=env)
+        run(
+            ["chroot", str(new), "apt-get", "install", "-y", "-q", "--no-install-recommends", *NODE_PACKAGES],
+            timeout=900,
+            env=env,
+        )
         run(["chroot", str(new), "apt-get", "clean"], env=env)
     finally:
         run(["umount", str(new / "proc")])
@@ -131,10 +147,23 @@ class Node:
         """Boot and wait until systemd says running or degraded; returns that state."""
         with open(self.boot_log, "w") as log:
             self.nspawn = subprocess.Popen(
-                ["systemd-nspawn", "-D", str(self.tree), "--boot", "--register=no", "--keep-unit",
-                 "--console=passive", f"--machine={self.name}", f"--network-namespace-path=/run/netns/{self.netns}",
-                 "--capability=CAP_NET_ADMIN"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    "systemd-nspawn",
+                    "-D",
+                    str(self.tree),
+                    "--boot",
+                    "--register=no",
+                    "--keep-unit",
+                    "--console=passive",
+                    f"--machine={self.name}",
+                    f"--network-namespace-path=/run/netns/{self.netns}",
+                    "--capability=CAP_NET_ADMIN",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while not self.leader:
             if self.nspawn.poll() is not None or time.monotonic() > deadline:

@@ -27,8 +27,10 @@ EXPOSURE_BEFORE = 1.4
 pytestmark = [
     pytest.mark.node,
     pytest.mark.skipif(os.geteuid() != 0, reason="boots a systemd-nspawn node: needs root"),
-    pytest.mark.skipif(not Path("/usr/bin/systemd-nspawn").exists() or not Path("/usr/sbin/debootstrap").exists(),
-                       reason="apt-get install systemd-container debootstrap (scripts/install.sh)"),
+    pytest.mark.skipif(
+        not Path("/usr/bin/systemd-nspawn").exists() or not Path("/usr/sbin/debootstrap").exists(),
+        reason="apt-get install systemd-container debootstrap (scripts/install.sh)",
+    ),
 ]
 
 
@@ -36,8 +38,9 @@ def _deb() -> Path:
     given = os.environ.get("PACEMAKER_EXPORTER_DEB")
     if given:
         return Path(given)
-    out = subprocess.run(["bash", str(ROOT / "scripts/build-deb.sh")], capture_output=True, text=True, check=True,
-                         timeout=600).stdout
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts/build-deb.sh")], capture_output=True, text=True, check=True, timeout=600
+    ).stdout
     return Path(out.split()[-1])
 
 
@@ -51,8 +54,9 @@ def node() -> Iterator[nodes.Node]:
         node = nodes.Node(1, root)
         node.boot()
         inside = node.copy_in(deb)
-        p = node.exec(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", inside],
-                      timeout=300, check=False)
+        p = node.exec(
+            ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", inside], timeout=300, check=False
+        )
         assert p.returncode == 0, p.stdout + p.stderr
         yield node
     finally:
@@ -78,8 +82,9 @@ def wait_for_metric(node: nodes.Node, pattern: str, timeout: float = 40) -> str:
 
 
 def test_service_is_active_as_its_own_user(node: nodes.Node) -> None:
-    assert node.exec(["systemctl", "is-active", "pacemaker-exporter"], check=False).stdout.strip() == "active", \
-        node.journal("pacemaker-exporter")
+    assert node.exec(["systemctl", "is-active", "pacemaker-exporter"], check=False).stdout.strip() == "active", node.journal(
+        "pacemaker-exporter"
+    )
     assert node.exec(["systemctl", "is-enabled", "pacemaker-exporter"], check=False).stdout.strip() == "enabled"
     pid = node.exec(["systemctl", "show", "-p", "MainPID", "--value", "pacemaker-exporter"]).stdout.strip()
     assert node.exec(["ps", "-o", "user=", "-p", pid]).stdout.strip() == "pacemaker-exporter"
@@ -110,26 +115,52 @@ def test_nagios_plugin_runs(node: nodes.Node) -> None:
     lines = p.stdout.splitlines()
     assert len(lines) >= 1 and lines[0].startswith("PACEMAKER"), p.stdout + p.stderr
     # the NRPE command file names it at the same path
-    assert "/usr/lib/nagios/plugins/check_pacemaker cluster" in node.exec(
-        ["cat", "/etc/nagios/nrpe.d/pacemaker-exporter.cfg"]).stdout
+    assert (
+        "/usr/lib/nagios/plugins/check_pacemaker cluster"
+        in node.exec(["cat", "/etc/nagios/nrpe.d/pacemaker-exporter.cfg"]).stdout
+    )
 
 
 def test_alert_agent_event_is_read_by_the_service(node: nodes.Node) -> None:
     """The agent (as hacluster, as Pacemaker runs it) writes the WAL store and wakes the exporter through
     the notify socket; the exporter under the shipped unit reads the store."""
     event = {
-        "CRM_alert_version": "2.1.5", "CRM_alert_recipient": "/var/lib/pacemaker-exporter/events.db",
-        "CRM_alert_timestamp": "19:00:00.250000", "CRM_alert_timestamp_epoch": str(int(time.time())),
-        "CRM_alert_timestamp_usec": "250000", "CRM_alert_kind": "node", "CRM_alert_node": "pxnode2",
-        "CRM_alert_nodeid": "2", "CRM_alert_desc": "lost", "CRM_alert_node_sequence": "11",
+        "CRM_alert_version": "2.1.5",
+        "CRM_alert_recipient": "/var/lib/pacemaker-exporter/events.db",
+        "CRM_alert_timestamp": "19:00:00.250000",
+        "CRM_alert_timestamp_epoch": str(int(time.time())),
+        "CRM_alert_timestamp_usec": "250000",
+        "CRM_alert_kind": "node",
+        "CRM_alert_node": "pxnode2",
+        "CRM_alert_nodeid": "2",
+        "CRM_alert_desc": "lost",
+        "CRM_alert_node_sequence": "11",
     }
-    p = node.exec(["runuser", "-u", "hacluster", "--", "env", *(f"{k}={v}" for k, v in event.items()),
-                   "/usr/share/pacemaker/alerts/pacemaker-exporter-alert"], check=False)
+    p = node.exec(
+        [
+            "runuser",
+            "-u",
+            "hacluster",
+            "--",
+            "env",
+            *(f"{k}={v}" for k, v in event.items()),
+            "/usr/share/pacemaker/alerts/pacemaker-exporter-alert",
+        ],
+        check=False,
+    )
     assert p.returncode == 0, p.stderr
     # the socket admits hacluster (the agent's notify() is silent about it: ask directly)
-    woke = node.exec(["runuser", "-u", "hacluster", "--", "python3", "-c",
-                      "from pacemaker_exporter.events import notify; "
-                      "print(notify('/run/pacemaker-exporter/notify.sock'))"]).stdout.strip()
+    woke = node.exec(
+        [
+            "runuser",
+            "-u",
+            "hacluster",
+            "--",
+            "python3",
+            "-c",
+            "from pacemaker_exporter.events import notify; print(notify('/run/pacemaker-exporter/notify.sock'))",
+        ]
+    ).stdout.strip()
     assert woke == "True"
     wait_for_metric(node, r"^pacemaker_exporter_events_store_up\{[^}]*\} 1")
     text = wait_for_metric(node, r"^pacemaker_exporter_events_stored\{[^}]*\} [1-9]")
@@ -139,17 +170,24 @@ def test_alert_agent_event_is_read_by_the_service(node: nodes.Node) -> None:
 
 def test_shipped_files_name_only_installed_commands(node: nodes.Node) -> None:
     """Every command path in the unit, the NRPE and Zabbix files and the Icinga/Nagios examples exists in the node."""
-    files = ["/lib/systemd/system/pacemaker-exporter.service", "/etc/nagios/nrpe.d/pacemaker-exporter.cfg",
-             "/etc/zabbix/zabbix_agentd.conf.d/userparameter_pacemaker.conf",
-             "/usr/share/pacemaker-exporter/icinga2/pacemaker.conf", "/usr/share/pacemaker-exporter/nagios/pacemaker.cfg"]
+    files = [
+        "/lib/systemd/system/pacemaker-exporter.service",
+        "/etc/nagios/nrpe.d/pacemaker-exporter.cfg",
+        "/etc/zabbix/zabbix_agentd.conf.d/userparameter_pacemaker.conf",
+        "/usr/share/pacemaker-exporter/icinga2/pacemaker.conf",
+        "/usr/share/pacemaker-exporter/nagios/pacemaker.cfg",
+    ]
     named = set()
     for f in files:
         text = node.exec(["cat", f]).stdout
         named |= set(re.findall(r"/usr/(?:local/)?(?:s?bin|lib/nagios/plugins)/[\w.-]+", text))
     assert "/usr/lib/nagios/plugins/check_pacemaker" in named and "/usr/bin/pacemaker-exporter" in named
     # check_nrpe is the Nagios server's (nagios-nrpe-plugin), not this node's
-    missing = [p for p in sorted(named - {"/usr/lib/nagios/plugins/check_nrpe"})
-               if node.exec(["test", "-x", p], check=False).returncode != 0]
+    missing = [
+        p
+        for p in sorted(named - {"/usr/lib/nagios/plugins/check_nrpe"})
+        if node.exec(["test", "-x", p], check=False).returncode != 0
+    ]
     assert not missing
 
 
@@ -161,13 +199,19 @@ def test_unit_is_no_more_exposed_than_before(node: nodes.Node) -> None:
 
 
 def test_purge_stops_and_removes_everything(node: nodes.Node) -> None:
-    p = node.exec(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "purge", "-y", "pacemaker-exporter"],
-                  timeout=300, check=False)
+    p = node.exec(
+        ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "purge", "-y", "pacemaker-exporter"], timeout=300, check=False
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     assert node.exec(["systemctl", "is-active", "pacemaker-exporter"], check=False).stdout.strip() != "active"
     assert node.exec(["pgrep", "-u", "pacemaker-exporter"], check=False).returncode != 0
     assert node.exec(["getent", "passwd", "pacemaker-exporter"], check=False).returncode == 2
     assert node.exec(["getent", "group", "pacemaker-exporter"], check=False).returncode == 2
-    for gone in ("/lib/systemd/system/pacemaker-exporter.service", "/etc/default/pacemaker-exporter",
-                 "/etc/corosync/uidgid.d/pacemaker-exporter", "/var/lib/pacemaker-exporter", "/usr/bin/pacemaker-exporter"):
+    for gone in (
+        "/lib/systemd/system/pacemaker-exporter.service",
+        "/etc/default/pacemaker-exporter",
+        "/etc/corosync/uidgid.d/pacemaker-exporter",
+        "/var/lib/pacemaker-exporter",
+        "/usr/bin/pacemaker-exporter",
+    ):
         assert node.exec(["test", "-e", gone], check=False).returncode == 1, gone

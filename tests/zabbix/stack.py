@@ -117,8 +117,7 @@ class ZabbixApi:
         return self
 
     def import_template(self, yaml_text: str) -> Any:
-        return self.call("configuration.import", {"format": "yaml", "source": yaml_text, "rules": IMPORT_RULES},
-                         timeout=120)
+        return self.call("configuration.import", {"format": "yaml", "source": yaml_text, "rules": IMPORT_RULES}, timeout=120)
 
 
 def _port_open(port: int) -> bool:
@@ -138,8 +137,14 @@ def _alive(pid: Optional[int]) -> bool:
 
 
 class ZabbixStack:
-    def __init__(self, base: Optional[str] = None, pg_port: Optional[int] = None, server_port: Optional[int] = None,
-                 web_port: Optional[int] = None, verbose: bool = True) -> None:
+    def __init__(
+        self,
+        base: Optional[str] = None,
+        pg_port: Optional[int] = None,
+        server_port: Optional[int] = None,
+        web_port: Optional[int] = None,
+        verbose: bool = True,
+    ) -> None:
         env = os.environ
         self.base = Path(base or env.get("PCMKEXP_ZBX_DIR") or "/var/tmp/pcmkexp-zabbix")
         self.pg_port = pg_port or int(env.get("PCMKEXP_ZBX_PG_PORT", "25432"))
@@ -176,48 +181,73 @@ class ZabbixStack:
             if proc is not None and proc.poll() is not None:
                 raise ZabbixError(f"{what}: exited with {proc.returncode}: {self._log_tail(what)}")
             if time.monotonic() > self._deadline:
-                raise ZabbixError(f"not ready after the start timeout of {self.start_timeout:.0f}s "
-                                  f"(PCMKEXP_ZBX_START_TIMEOUT): {what}: {self._log_tail(what)}")
+                raise ZabbixError(
+                    f"not ready after the start timeout of {self.start_timeout:.0f}s "
+                    f"(PCMKEXP_ZBX_START_TIMEOUT): {what}: {self._log_tail(what)}"
+                )
             time.sleep(interval)
 
     def _launch(self, name: str, argv: List[str], user: Optional[str] = None) -> subprocess.Popen:
         log = open(self.logs / f"{name}.out", "ab")
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                             user=user)
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, user=user)
         log.close()
         self.pids[name] = p.pid
         return p
 
     # ---------------------------------------------------------------- postgres
-    def _psql(self, *args: str, db: str = "postgres", user: str = "postgres", timeout: float = 300,
-              **kw: Any) -> subprocess.CompletedProcess:
+    def _psql(
+        self, *args: str, db: str = "postgres", user: str = "postgres", timeout: float = 300, **kw: Any
+    ) -> subprocess.CompletedProcess:
         env = dict(os.environ, PGPASSWORD="zabbix")
-        return subprocess.run(["psql", "-qAt", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", user, *args, db],
-                              capture_output=True, env=env, timeout=timeout, **kw)
+        return subprocess.run(
+            ["psql", "-qAt", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", user, *args, db],
+            capture_output=True,
+            env=env,
+            timeout=timeout,
+            **kw,
+        )
 
     def _pg_up(self) -> None:
         if not (self.pgdata / "PG_VERSION").exists():
             (self.base / "pg").mkdir(parents=True, exist_ok=True)
             shutil.chown(self.base / "pg", "postgres", "postgres")
-            r = subprocess.run(["runuser", "-u", "postgres", "--", str(PGBIN / "initdb"), "-D", str(self.pgdata),
-                                "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"],
-                               capture_output=True, timeout=300)
+            r = subprocess.run(
+                [
+                    "runuser",
+                    "-u",
+                    "postgres",
+                    "--",
+                    str(PGBIN / "initdb"),
+                    "-D",
+                    str(self.pgdata),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ],
+                capture_output=True,
+                timeout=300,
+            )
             if r.returncode != 0:
                 raise ZabbixError(f"initdb: {r.stderr.decode(errors='replace').strip()[-300:]}")
             with open(self.pgdata / "postgresql.conf", "a") as f:
-                f.write(f"listen_addresses = '127.0.0.1'\nport = {self.pg_port}\n"
-                        f"unix_socket_directories = '{self.base / 'pg'}'\n"
-                        "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
+                f.write(
+                    f"listen_addresses = '127.0.0.1'\nport = {self.pg_port}\n"
+                    f"unix_socket_directories = '{self.base / 'pg'}'\n"
+                    "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                )
         stale = self.pgdata / "postmaster.pid"
         if stale.exists():
             pid = int(stale.read_text().split()[0])
             if _alive(pid):
                 raise ZabbixError(f"postgres already running (pid {pid}) on {self.pgdata}: run down() first")
             stale.unlink()
-        p = self._launch("postgres", ["runuser", "-u", "postgres", "--", str(PGBIN / "postgres"),
-                                      "-D", str(self.pgdata)])
-        self._wait("postgres", lambda: _port_open(self.pg_port) and self._psql(
-            "-c", "select 1", timeout=10).returncode == 0, p)
+        p = self._launch("postgres", ["runuser", "-u", "postgres", "--", str(PGBIN / "postgres"), "-D", str(self.pgdata)])
+        self._wait(
+            "postgres", lambda: _port_open(self.pg_port) and self._psql("-c", "select 1", timeout=10).returncode == 0, p
+        )
         if self._psql("-c", "select 1 from pg_database where datname='zabbix'").stdout.strip() != b"1":
             self._load_schema()
 
@@ -226,15 +256,26 @@ class ZabbixStack:
         self.log("creating the zabbix database and loading the schema (first start only)")
         t0 = time.monotonic()
         loading = "zabbix_loading"
-        r = self._psql("-c", f"drop database if exists {loading}", "-c",
-                       "do $$ begin if not exists (select from pg_roles where rolname = 'zabbix') then "
-                       "create user zabbix with password 'zabbix'; end if; end $$", "-c",
-                       f"create database {loading} owner zabbix template template0 encoding 'UTF8'")
+        r = self._psql(
+            "-c",
+            f"drop database if exists {loading}",
+            "-c",
+            "do $$ begin if not exists (select from pg_roles where rolname = 'zabbix') then "
+            "create user zabbix with password 'zabbix'; end if; end $$",
+            "-c",
+            f"create database {loading} owner zabbix template template0 encoding 'UTF8'",
+        )
         if r.returncode != 0:
             raise ZabbixError(f"create database: {r.stderr.decode(errors='replace').strip()}")
         sql = b"".join(gzip.open(SCHEMA_DIR / f"{n}.sql.gz").read() for n in ("schema", "images", "data"))
-        r = self._psql("-v", "ON_ERROR_STOP=1", db=loading, user="zabbix", input=sql,
-                       timeout=max(60.0, self._deadline - time.monotonic()))
+        r = self._psql(
+            "-v",
+            "ON_ERROR_STOP=1",
+            db=loading,
+            user="zabbix",
+            input=sql,
+            timeout=max(60.0, self._deadline - time.monotonic()),
+        )
         if r.returncode != 0:
             raise ZabbixError(f"loading the schema: {r.stderr.decode(errors='replace')[-500:]}")
         # planner statistics: without them the frontend's first template link takes minutes
@@ -251,16 +292,47 @@ class ZabbixStack:
         self.srv.mkdir(parents=True, exist_ok=True)
         shutil.chown(self.srv, "zabbix", "zabbix")
         conf = self.srv / "zabbix_server.conf"
-        conf.write_text("\n".join([
-            "ListenIP=127.0.0.1", f"ListenPort={self.server_port}", "LogType=file",
-            f"LogFile={self.srv}/zabbix_server.log", "LogFileSize=0", f"PidFile={self.srv}/zabbix_server.pid",
-            f"SocketDir={self.srv}", "DBHost=127.0.0.1", f"DBPort={self.pg_port}", "DBName=zabbix",
-            "DBUser=zabbix", "DBPassword=zabbix", "Timeout=15", "LogSlowQueries=3000", "StatsAllowedIP=127.0.0.1",
-            "CacheUpdateFrequency=2", "StartPollers=2", "StartPollersUnreachable=1", "StartTrappers=2",
-            "StartPingers=1", "StartDiscoverers=1", "StartHTTPPollers=1", "StartPreprocessors=2",
-            "StartLLDProcessors=1", "StartAlerters=1", "StartEscalators=1", "StartDBSyncers=1", "StartTimers=1",
-            "StartHistoryPollers=1", "StartReportWriters=0", "HousekeepingFrequency=1", "UnreachablePeriod=45",
-            "UnavailableDelay=10", "UnreachableDelay=5", ""]))
+        conf.write_text(
+            "\n".join(
+                [
+                    "ListenIP=127.0.0.1",
+                    f"ListenPort={self.server_port}",
+                    "LogType=file",
+                    f"LogFile={self.srv}/zabbix_server.log",
+                    "LogFileSize=0",
+                    f"PidFile={self.srv}/zabbix_server.pid",
+                    f"SocketDir={self.srv}",
+                    "DBHost=127.0.0.1",
+                    f"DBPort={self.pg_port}",
+                    "DBName=zabbix",
+                    "DBUser=zabbix",
+                    "DBPassword=zabbix",
+                    "Timeout=15",
+                    "LogSlowQueries=3000",
+                    "StatsAllowedIP=127.0.0.1",
+                    "CacheUpdateFrequency=2",
+                    "StartPollers=2",
+                    "StartPollersUnreachable=1",
+                    "StartTrappers=2",
+                    "StartPingers=1",
+                    "StartDiscoverers=1",
+                    "StartHTTPPollers=1",
+                    "StartPreprocessors=2",
+                    "StartLLDProcessors=1",
+                    "StartAlerters=1",
+                    "StartEscalators=1",
+                    "StartDBSyncers=1",
+                    "StartTimers=1",
+                    "StartHistoryPollers=1",
+                    "StartReportWriters=0",
+                    "HousekeepingFrequency=1",
+                    "UnreachablePeriod=45",
+                    "UnavailableDelay=10",
+                    "UnreachableDelay=5",
+                    "",
+                ]
+            )
+        )
         p = self._launch("zabbix_server", ["zabbix_server", "-c", str(conf), "-f"])
         self._wait("zabbix_server", self.server_stats_ok, p)
 
@@ -310,10 +382,28 @@ $DB['VAULT_TOKEN'] = ''; $DB['DOUBLE_IEEE754'] = true;
 $ZBX_SERVER = '127.0.0.1'; $ZBX_SERVER_PORT = '{self.server_port}'; $ZBX_SERVER_NAME = 'pcmkexp';
 $IMAGE_FORMAT_DEFAULT = IMAGE_FORMAT_PNG;
 """)
-        p = self._launch("php_frontend", [
-            "php", "-d", "memory_limit=512M", "-d", "post_max_size=32M", "-d", "upload_max_filesize=32M",
-            "-d", "max_execution_time=300", "-d", "max_input_time=300", "-d", "date.timezone=UTC",
-            "-S", f"127.0.0.1:{self.web_port}", "-t", str(self.web)])
+        p = self._launch(
+            "php_frontend",
+            [
+                "php",
+                "-d",
+                "memory_limit=512M",
+                "-d",
+                "post_max_size=32M",
+                "-d",
+                "upload_max_filesize=32M",
+                "-d",
+                "max_execution_time=300",
+                "-d",
+                "max_input_time=300",
+                "-d",
+                "date.timezone=UTC",
+                "-S",
+                f"127.0.0.1:{self.web_port}",
+                "-t",
+                str(self.web),
+            ],
+        )
 
         def api_ok() -> bool:  # a login is a database round trip through the frontend
             try:
@@ -321,6 +411,7 @@ $IMAGE_FORMAT_DEFAULT = IMAGE_FORMAT_PNG;
                 return True
             except (requests.RequestException, ValueError, ZabbixError):
                 return False
+
         # php -S serves one request at a time: poll every 2 s so abandoned requests do not pile up
         self._wait("php_frontend", api_ok, p, interval=2)
 
@@ -339,8 +430,11 @@ $IMAGE_FORMAT_DEFAULT = IMAGE_FORMAT_PNG;
         t0 = time.monotonic()
         self._deadline = t0 + self.start_timeout
         try:
-            for name, step in (("postgres", self._pg_up), ("zabbix_server", self._server_up),
-                               ("php_frontend", self._web_up)):
+            for name, step in (
+                ("postgres", self._pg_up),
+                ("zabbix_server", self._server_up),
+                ("php_frontend", self._web_up),
+            ):
                 t = time.monotonic()
                 step()
                 self.timings[name] = time.monotonic() - t

@@ -32,8 +32,9 @@ def cold_stack() -> Iterator[ZabbixStack]:
     # the next ports after the shared stack's (zabbix_server takes 1024..32767 only), so a stack of
     # the other tests may run at the same time
     shared = ZabbixStack()
-    stack = ZabbixStack(base=str(base), pg_port=shared.pg_port + 1, server_port=shared.server_port + 1,
-                        web_port=shared.web_port + 1)
+    stack = ZabbixStack(
+        base=str(base), pg_port=shared.pg_port + 1, server_port=shared.server_port + 1, web_port=shared.web_port + 1
+    )
     try:
         stack.up()
         yield stack
@@ -50,8 +51,12 @@ def test_cold_start_uses_the_given_directory(cold_stack: ZabbixStack) -> None:
 def test_cold_database_is_complete_and_analyzed(cold_stack: ZabbixStack) -> None:
     dbs = cold_stack._psql("-c", "select datname from pg_database order by 1").stdout.decode().split()
     assert "zabbix" in dbs and "zabbix_loading" not in dbs
-    r = cold_stack._psql("-c", "select relname from pg_stat_user_tables where last_analyze is not null "
-                         "and relname in ('items', 'triggers', 'functions', 'hosts_templates')", db="zabbix")
+    r = cold_stack._psql(
+        "-c",
+        "select relname from pg_stat_user_tables where last_analyze is not null "
+        "and relname in ('items', 'triggers', 'functions', 'hosts_templates')",
+        db="zabbix",
+    )
     assert sorted(r.stdout.decode().split()) == ["functions", "hosts_templates", "items", "triggers"]
 
 
@@ -60,7 +65,13 @@ def test_cold_stack_links_a_template_to_a_host(cold_stack: ZabbixStack) -> None:
     assert api.import_template(TEMPLATE.read_text()) is True
     tpl = api.call("template.get", {"output": ["templateid"], "search": {"host": "Pacemaker"}})[0]["templateid"]
     group = api.call("hostgroup.get", {"output": ["groupid"], "filter": {"name": ["Linux servers"]}})[0]["groupid"]
-    created = api.call("host.create", {
-        "host": "pcmkexp-cold", "groups": [{"groupid": group}], "templates": [{"templateid": tpl}],
-        "interfaces": [{"type": 1, "main": 1, "useip": 1, "ip": "127.0.0.1", "dns": "", "port": "10050"}]})
+    created = api.call(
+        "host.create",
+        {
+            "host": "pcmkexp-cold",
+            "groups": [{"groupid": group}],
+            "templates": [{"templateid": tpl}],
+            "interfaces": [{"type": 1, "main": 1, "useip": 1, "ip": "127.0.0.1", "dns": "", "port": "10050"}],
+        },
+    )
     assert len(created["hostids"]) == 1

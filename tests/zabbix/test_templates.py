@@ -38,8 +38,7 @@ def _template(tpl: str) -> Dict[str, Any]:
 
 
 def test_committed_files_are_generated() -> None:
-    assert sync(ROOT, gen.artefacts(ROOT), check=True) == [], \
-        "run pacemaker-exporter generate and commit zabbix_templates/"
+    assert sync(ROOT, gen.artefacts(ROOT), check=True) == [], "run pacemaker-exporter generate and commit zabbix_templates/"
 
 
 @pytest.mark.parametrize("tpl", TEMPLATES)
@@ -54,8 +53,11 @@ def test_structure(tpl: str) -> None:
     doc = gen.template_document(tpl)["zabbix_export"]
     assert doc["version"] == "6.0" and "groups" in doc and "template_groups" not in doc
     t = doc["templates"][0]
-    uuids: List[str] = [t["uuid"]] + [x["uuid"] for k in ("items", "discovery_rules", "triggers", "item_prototypes",
-                                                          "trigger_prototypes", "valuemaps") for x in _walk(t, k)]
+    uuids: List[str] = [t["uuid"]] + [
+        x["uuid"]
+        for k in ("items", "discovery_rules", "triggers", "item_prototypes", "trigger_prototypes", "valuemaps")
+        for x in _walk(t, k)
+    ]
     assert all(UUID.match(u) for u in uuids), "Zabbix 6.0 wants UUIDv4"
     assert len(set(uuids)) == len(uuids)
     items = t["items"]
@@ -75,8 +77,9 @@ def test_structure(tpl: str) -> None:
     text = json.dumps(t)
     for used in set(re.findall(r"\{\$[A-Z.]+", text)):
         assert used + "}" in macros or any(m.startswith(used) for m in macros), used
-    assert {d["key"] for d in t["discovery_rules"]} == {f"pacemaker.discovery.{w}" for w in
-                                                       ("nodes", "resources", "links", "tickets")}
+    assert {d["key"] for d in t["discovery_rules"]} == {
+        f"pacemaker.discovery.{w}" for w in ("nodes", "resources", "links", "tickets")
+    }
 
 
 @pytest.mark.parametrize("tpl", TEMPLATES)

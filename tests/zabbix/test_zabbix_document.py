@@ -61,8 +61,11 @@ def test_counts_are_the_findings(name: str) -> None:
     node_flags |= {("node-unclean", n) for n, v in doc["nodes"].items() if v["unclean"]}
     assert node_flags == {(f.code, f.subject) for f in findings if f.code in ("node-offline", "node-unclean")}
     failed = {f.subject for f in findings if f.code == "resource-failed"}
-    flagged = {f"{r['id']}@{r['node']}" if r["node"] else r["id"] for r in doc["resources"].values()
-               if r["failed"] and r["kind"] in ("primitive", "stonith")}
+    flagged = {
+        f"{r['id']}@{r['node']}" if r["node"] else r["id"]
+        for r in doc["resources"].values()
+        if r["failed"] and r["kind"] in ("primitive", "stonith")
+    }
     assert flagged == failed
     stopped = {f.subject for f in findings if f.code == "resource-stopped"}
     assert {r["id"] for r in doc["resources"].values() if r["stopped"]} == stopped

@@ -84,9 +84,18 @@ def api(zabbix: ZabbixStack) -> ZabbixApi:
 @pytest.mark.parametrize("tpl", list(gen.FILES))
 def test_template_imported_completely(api: ZabbixApi, tpl: str) -> None:
     desc = gen.template_document(tpl)["zabbix_export"]["templates"][0]
-    got = api.call("template.get", {"filter": {"host": [tpl]}, "output": ["templateid"],
-                                    "selectItems": "count", "selectTriggers": "count",
-                                    "selectDiscoveries": "count", "selectMacros": "extend", "selectTags": "extend"})
+    got = api.call(
+        "template.get",
+        {
+            "filter": {"host": [tpl]},
+            "output": ["templateid"],
+            "selectItems": "count",
+            "selectTriggers": "count",
+            "selectDiscoveries": "count",
+            "selectMacros": "extend",
+            "selectTags": "extend",
+        },
+    )
     assert len(got) == 1
     t = got[0]
     assert int(t["items"]) == len(desc["items"])
@@ -97,11 +106,13 @@ def test_template_imported_completely(api: ZabbixApi, tpl: str) -> None:
     tid = t["templateid"]
     protos = api.call("itemprototype.get", {"templateids": tid, "countOutput": True})
     assert int(protos) == sum(len(d["item_prototypes"]) for d in desc["discovery_rules"])
-    tprotos = api.call("triggerprototype.get", {"templateids": tid, "output": ["description"],
-                                                "selectDependencies": ["description"]})
-    want = sum(len(d.get("trigger_prototypes", [])) + sum(len(i.get("trigger_prototypes", []))
-                                                          for i in d["item_prototypes"])
-               for d in desc["discovery_rules"])
+    tprotos = api.call(
+        "triggerprototype.get", {"templateids": tid, "output": ["description"], "selectDependencies": ["description"]}
+    )
+    want = sum(
+        len(d.get("trigger_prototypes", [])) + sum(len(i.get("trigger_prototypes", [])) for i in d["item_prototypes"])
+        for d in desc["discovery_rules"]
+    )
     assert len(tprotos) == want
     failed = next(p for p in tprotos if p["description"].endswith("is FAILED"))
     assert any("quorum" in d["description"] for d in failed["dependencies"])
@@ -126,15 +137,37 @@ def _start_agent(cluster: Any, base: Path) -> subprocess.Popen:
     userparams = (ROOT / "zabbix_templates" / "userparameter_pacemaker.conf").read_text()
     userparams = userparams.replace("/usr/bin/pacemaker-exporter", str(_command_for_zabbix(d)))
     (d / "userparameter_pacemaker.conf").write_text(userparams)
-    (d / "zabbix_agentd.conf").write_text("\n".join([
-        f"PidFile={d}/zabbix_agentd.pid", "LogType=file", f"LogFile={d}/zabbix_agentd.log", "LogFileSize=0",
-        "ListenIP=127.0.0.1", "ListenPort=10050", "Server=127.0.0.1", "ServerActive=", f"Hostname={HOST}",
-        "StartAgents=3", "Timeout=15", f"Include={d}/userparameter_pacemaker.conf", ""]))
+    (d / "zabbix_agentd.conf").write_text(
+        "\n".join(
+            [
+                f"PidFile={d}/zabbix_agentd.pid",
+                "LogType=file",
+                f"LogFile={d}/zabbix_agentd.log",
+                "LogFileSize=0",
+                "ListenIP=127.0.0.1",
+                "ListenPort=10050",
+                "Server=127.0.0.1",
+                "ServerActive=",
+                f"Hostname={HOST}",
+                "StartAgents=3",
+                "Timeout=15",
+                f"Include={d}/userparameter_pacemaker.conf",
+                "",
+            ]
+        )
+    )
     for f in d.iterdir():
         if f.suffix == ".conf":
             f.chmod(0o644)
-    return cluster.popen(1, "zabbix_agentd", "-f", "-c", str(d / "zabbix_agentd.conf"),
-                         stdout=open(d / "agentd.out", "ab"), stderr=subprocess.STDOUT)
+    return cluster.popen(
+        1,
+        "zabbix_agentd",
+        "-f",
+        "-c",
+        str(d / "zabbix_agentd.conf"),
+        stdout=open(d / "agentd.out", "ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _command_for_zabbix(d: Path) -> Path:
@@ -147,7 +180,7 @@ def _command_for_zabbix(d: Path) -> Path:
     site = next((ROOT / ".venv" / "lib").glob("python3*/site-packages"), None)
     assert site is not None, "no venv site-packages"
     wrapper = d / "pacemaker-exporter"
-    wrapper.write_text(f"#!/bin/sh\nPYTHONPATH={ROOT}:{site} exec /usr/bin/python3 -m pacemaker_exporter.cli \"$@\"\n")
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={ROOT}:{site} exec /usr/bin/python3 -m pacemaker_exporter.cli "$@"\n')
     wrapper.chmod(0o755)
     probe = subprocess.run(["runuser", "-u", "zabbix", "--", str(wrapper), "--version"], capture_output=True, text=True)
     assert probe.returncode == 0, f"user zabbix cannot run pacemaker-exporter: {probe.stderr.strip()}"
@@ -156,6 +189,7 @@ def _command_for_zabbix(d: Path) -> Path:
 
 def _uid(user: str) -> int:
     import pwd
+
     return pwd.getpwnam(user).pw_uid
 
 
@@ -175,13 +209,19 @@ def _stop(p: Optional[subprocess.Popen]) -> None:
 
 
 def _items(api: ZabbixApi, hostid: str, search: str) -> List[Dict[str, Any]]:
-    return api.call("item.get", {"hostids": hostid, "search": {"key_": search}, "startSearch": True,
-                                 "output": ["key_", "lastvalue", "lastclock", "state", "error", "flags"]})
+    return api.call(
+        "item.get",
+        {
+            "hostids": hostid,
+            "search": {"key_": search},
+            "startSearch": True,
+            "output": ["key_", "lastvalue", "lastclock", "state", "error", "flags"],
+        },
+    )
 
 
 def _problems(api: ZabbixApi, hostid: str) -> List[Dict[str, Any]]:
-    return api.call("problem.get", {"hostids": hostid, "output": ["name", "severity", "opdata", "clock"],
-                                    "recent": False})
+    return api.call("problem.get", {"hostids": hostid, "output": ["name", "severity", "opdata", "clock"], "recent": False})
 
 
 @pytest.mark.live
@@ -196,23 +236,34 @@ def test_live_cluster_through_real_agent(api: ZabbixApi, zabbix: ZabbixStack, li
         api.call("host.delete", [h["hostid"]])
     try:
         agent = _start_agent(live_cluster, zabbix.base)
-        relay = subprocess.Popen([sys.executable, "-m", "tests.zabbix.relay", str(RELAY_PORT),
-                                  str(live_cluster.holder_pid(1)), "10050"], cwd=ROOT, stdout=subprocess.PIPE,
-                                 start_new_session=True)
+        relay = subprocess.Popen(
+            [sys.executable, "-m", "tests.zabbix.relay", str(RELAY_PORT), str(live_cluster.holder_pid(1)), "10050"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
         assert relay.stdout is not None and relay.stdout.readline().strip() == b"ready"
         t0 = time.monotonic()
-        hostid = api.call("host.create", {
-            "host": HOST, "groups": [{"groupid": group}], "templates": [{"templateid": tpl}],
-            "interfaces": [{"type": 1, "main": 1, "useip": 1, "ip": "127.0.0.1", "dns": "", "port": str(RELAY_PORT)}],
-            "macros": [{"macro": "{$PACEMAKER.INTERVAL}", "value": "5s"},
-                       {"macro": "{$PACEMAKER.NODATA.TIMEOUT}", "value": "1m"}],
-        })["hostids"][0]
+        hostid = api.call(
+            "host.create",
+            {
+                "host": HOST,
+                "groups": [{"groupid": group}],
+                "templates": [{"templateid": tpl}],
+                "interfaces": [{"type": 1, "main": 1, "useip": 1, "ip": "127.0.0.1", "dns": "", "port": str(RELAY_PORT)}],
+                "macros": [
+                    {"macro": "{$PACEMAKER.INTERVAL}", "value": "5s"},
+                    {"macro": "{$PACEMAKER.NODATA.TIMEOUT}", "value": "1m"},
+                ],
+            },
+        )["hostids"][0]
 
         def master() -> Optional[Dict[str, Any]]:
             it = _items(api, hostid, "pacemaker.snapshot")[0]
             if it["state"] == "1":
                 pytest.fail(f"master item not supported: {it['error']}\n{zabbix.server_log_tail()}")
             return it if int(it["lastclock"]) > 0 else None
+
         it = _wait("master item value", 90, master)
         doc = json.loads(it["lastvalue"]) if it["lastvalue"].startswith("{") else None
         print(f"[zabbix-test] master value: {it['lastvalue'][:200]}", file=sys.stderr)
@@ -221,33 +272,40 @@ def test_live_cluster_through_real_agent(api: ZabbixApi, zabbix: ZabbixStack, li
             nodes = {i["key_"] for i in _items(api, hostid, "pacemaker.node.online[") if int(i["lastclock"]) > 0}
             rscs = {i["key_"] for i in _items(api, hostid, "pacemaker.resource.failed[") if int(i["lastclock"]) > 0}
             return {f"pacemaker.node.online[n{i}]" for i in (1, 2, 3)} <= nodes and any("dummy1" in k for k in rscs)
+
         _wait("nodes and resources discovered, with values", 120, discovered)
         quorate = _items(api, hostid, "pacemaker.quorate")[0]
         assert quorate["lastvalue"] == "1"
         unsupported = [i for i in _items(api, hostid, "pacemaker.") if i["state"] == "1"]
         assert not unsupported, [(i["key_"], i["error"]) for i in unsupported][:5]
         baseline = {p["name"] for p in _problems(api, hostid)}
-        print(f"[zabbix-test] command errors item: {_items(api, hostid, 'pacemaker.source.error')[0]['lastvalue']!r}",
-              file=sys.stderr)
-        print(f"[zabbix-test] baseline problems: {sorted(baseline)}; local doc severity "
-              f"{doc and doc['severity_text']}", file=sys.stderr)
+        print(
+            f"[zabbix-test] command errors item: {_items(api, hostid, 'pacemaker.source.error')[0]['lastvalue']!r}",
+            file=sys.stderr,
+        )
+        print(
+            f"[zabbix-test] baseline problems: {sorted(baseline)}; local doc severity {doc and doc['severity_text']}",
+            file=sys.stderr,
+        )
         TIMINGS["host to discovery"] = time.monotonic() - t0
 
         live_cluster.fail_resource("dummy1")
 
         def resource_problem() -> List[Dict[str, Any]]:
             return [p for p in _problems(api, hostid) if "dummy1" in p["name"] and p["name"] not in baseline]
+
         probs = _wait("problem for the failed resource dummy1", 90, resource_problem)
-        print(f"[zabbix-test] resource problems: {[(p['name'], p['severity'], p['opdata']) for p in probs]}",
-              file=sys.stderr)
+        print(
+            f"[zabbix-test] resource problems: {[(p['name'], p['severity'], p['opdata']) for p in probs]}", file=sys.stderr
+        )
 
         live_cluster.kill_node(3)
 
         def node_problem() -> List[Dict[str, Any]]:
             return [p for p in _problems(api, hostid) if "n3" in p["name"] or "n3" in p["opdata"]]
+
         probs = _wait("problem for the lost node n3", 120, node_problem)
-        print(f"[zabbix-test] node problems: {[(p['name'], p['severity'], p['opdata']) for p in probs]}",
-              file=sys.stderr)
+        print(f"[zabbix-test] node problems: {[(p['name'], p['severity'], p['opdata']) for p in probs]}", file=sys.stderr)
         print(f"[zabbix-test] timings: {json.dumps({k: round(v, 1) for k, v in TIMINGS.items()})}", file=sys.stderr)
     finally:
         _stop(relay)
