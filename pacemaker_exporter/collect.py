@@ -3,9 +3,13 @@
 A source that fails leaves its part of the snapshot empty and says why in
 ``Snapshot.sources``; the rest stays usable.
 
-The alert agent's event store is read here too, once for every channel: the fencing events it
-recorded that crm_mon's history lacks (history cleaned, saved outputs, a fencer restarted) join
-the snapshot's fence history, so the one fencing rule sees them wherever the snapshot goes.
+The alert agent's event store is read here too, once for every channel: when crm_mon's output is
+not the live cluster's (saved outputs, a saved CIB rendered through CIB_file: neither has a fence
+history), the fencing events the agent recorded join the snapshot's fence history, so the one
+fencing rule sees them wherever the snapshot goes. On a live cluster the fencer's own history is
+the authority, for every channel alike: it keeps every fencing across the cluster until an
+operator clears it with ``stonith_admin --cleanup --history``, and that clearing is how a handled
+fencing is acknowledged (docs/runbooks.md); a stored copy must not bring the page back.
 """
 
 from __future__ import annotations
@@ -93,9 +97,13 @@ class ClusterReader:
         if self.config.saved_dir and snapshot.summary is not None and snapshot.summary.last_update is not None:
             # saved outputs are judged as of when they were captured ("fenced 10 min ago" then, not now)
             snapshot = dataclasses.replace(snapshot, taken_at=snapshot.summary.last_update)
-        if self.events_db:
+        if self.events_db and not self._live_fence_history():
             snapshot = with_stored_fencing(snapshot, self.events_db, self.fencing_window)
         return snapshot
+
+    def _live_fence_history(self) -> bool:
+        """crm_mon answers for the running cluster, whose fencer keeps the fence history."""
+        return self.config.saved_dir is None and not os.environ.get("CIB_file")
 
     def _hostname(self) -> str:
         return "" if self.config.saved_dir else socket.gethostname().split(".")[0]
