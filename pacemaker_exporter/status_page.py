@@ -17,26 +17,22 @@ import time
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from pacemaker_exporter.events import AlertEvent, EventStore
-from pacemaker_exporter.health import Finding, Severity, worst
+from pacemaker_exporter.health import RULES_BY_CODE, Finding, Severity, worst
 from pacemaker_exporter.model import Node, ResourceInstance, Snapshot
 
 #: how many of the store's newest events the timeline shows
 EVENTS_SHOWN = 50
 
-#: where the runbooks are, as the alert rules link them (prometheus/gen_rules.py RUNBOOK_BASE)
+#: where the runbooks are, as the alert rules link them (generate/rules.py RUNBOOK_BASE)
 RUNBOOK_BASE = "docs/runbooks.md"
-
-#: finding codes whose alert (and so runbook heading) is not "Pacemaker" + the code in CamelCase
-_ALERT_NAMES = {
-    "no-dc": "PacemakerNoDC",
-    "fencing-happened": "PacemakerNodeFenced",
-    "maintenance-mode": "PacemakerMaintenanceModeTooLong",
-}
 
 
 def runbook_url(code: str, base: str = RUNBOOK_BASE) -> str:
-    """The runbook of a finding: the anchor of its alert's heading in docs/runbooks.md."""
-    alert = _ALERT_NAMES.get(code) or "Pacemaker" + "".join(p.capitalize() for p in code.split("-"))
+    """The runbook of a finding: the anchor of its alert's heading in docs/runbooks.md (the alert's
+    name comes from the rule table; a rule whose alert is metric-based is named after its code)."""
+    rule = RULES_BY_CODE.get(code)
+    alert = rule.alert.name if rule is not None and rule.alert is not None else None
+    alert = alert or "Pacemaker" + "".join(p.capitalize() for p in code.split("-"))
     return f"{base}#{alert.lower()}"
 
 
