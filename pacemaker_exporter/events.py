@@ -66,11 +66,9 @@ ENV_NOTIFY_SOCKET = "PACEMAKER_EXPORTER_NOTIFY_SOCKET"
 
 SCHEMA_VERSION = 1
 
-# Pacemaker execution status codes (enum pcmk_exec_status, as CRM_alert_status gives them).
-EXEC_STATUS_PENDING = -1
+# Pacemaker execution status code (enum pcmk_exec_status) of a finished operation; pending and
+# cancelled are in spool.py, whose fast path must know them.
 EXEC_STATUS_DONE = 0
-EXEC_STATUS_CANCELLED = 1
-EXEC_STATUS_TIMEOUT = 2
 
 # OCF return codes a probe (a monitor with interval 0) may give without anything being wrong.
 _PROBE_OK_RCS = (0, 7, 8)  # running, not running, running promoted
@@ -146,7 +144,7 @@ class AlertEvent:
         Pacemaker alerts when it cancels a recurring monitor (before a stop, on a cleanup), with
         ``CRM_alert_status=1`` and ``CRM_alert_desc=Cancelled``; the agent does not record these.
         """
-        return self.kind == "resource" and self.status in (EXEC_STATUS_PENDING, EXEC_STATUS_CANCELLED)
+        return self.kind == "resource" and self.status in spool.NOT_A_RESULT
 
     def to_dict(self) -> Dict[str, Any]:
         """A JSON-ready mapping of every field plus ``result``."""

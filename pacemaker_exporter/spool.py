@@ -59,8 +59,11 @@ _INTEGER_VARS = (
     "CRM_alert_timestamp_usec",
 )
 
-# Pacemaker execution status codes of an operation that is no result: pending, cancelled.
-_NOT_A_RESULT = ("-1", "1")
+# Pacemaker execution status codes (enum pcmk_exec_status, as CRM_alert_status gives them) of an
+# operation that is no result yet: pending, cancelled.
+EXEC_STATUS_PENDING = -1
+EXEC_STATUS_CANCELLED = 1
+NOT_A_RESULT = (EXEC_STATUS_PENDING, EXEC_STATUS_CANCELLED)
 
 #: the spooled record of when the agent received the event (the event time when Pacemaker gave none)
 RECEIVED_AT = "received_at"
@@ -116,7 +119,7 @@ def is_cancellation(fields: Mapping[str, str]) -> bool:
     Pacemaker alerts when it cancels a recurring monitor (before a stop, on a cleanup), with
     ``CRM_alert_status=1`` and ``CRM_alert_desc=Cancelled``.
     """
-    return fields.get("CRM_alert_kind") == "resource" and fields.get("CRM_alert_status", "").strip() in _NOT_A_RESULT
+    return fields.get("CRM_alert_kind") == "resource" and int_var(fields, "CRM_alert_status") in NOT_A_RESULT
 
 
 def default_events_db(environ: Optional[Mapping[str, str]] = None) -> str:
