@@ -31,16 +31,34 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from pacemaker_exporter.options import parse_duration
+
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "prometheus" / "pacemaker.rules.yml"
 AM_EXAMPLE = ROOT / "prometheus" / "alertmanager.example.yml"
-#: the only change the live tests make to the shipped rules: every non-zero `for:` becomes this
-FOR_OVERRIDE = "3s"
+#: the only change the live tests make to the shipped rules: every non-zero `for:` is divided by
+#: FOR_SCALE and kept within FOR_BOUNDS (seconds). Scaling, not one flat value, keeps the shipped
+#: order between rules: PacemakerResourceFailed (2m) must stay longer than a restart takes, while
+#: PacemakerFailedAction (1m) fires; with one flat 3s the transient FAILED state before Pacemaker's
+#: own restart sometimes paged in the resource-monitor-failure drill.
+FOR_SCALE = 12
+FOR_BOUNDS = (3, 15)
+#: how the report names the change
+FOR_OVERRIDE = f"shipped/{FOR_SCALE}, within {FOR_BOUNDS[0]}s..{FOR_BOUNDS[1]}s"
+
+
+def shortened_for(shipped: str) -> str:
+    """One shipped `for:` value (Prometheus duration such as 2m or 1h) as the live tests use it."""
+    seconds = parse_duration(shipped)
+    if seconds is None:
+        raise ValueError(f"not a duration in the shipped rules: {shipped!r}")
+    low, high = FOR_BOUNDS
+    return f"{round(min(max(seconds / FOR_SCALE, low), high))}s"
 
 
 def shortened_rules(text: str) -> str:
-    """The shipped rules with every non-zero `for:` replaced by FOR_OVERRIDE; nothing else changes."""
-    return re.sub(r"^(\s+for: )(?!0m$)\S+$", rf"\g<1>{FOR_OVERRIDE}", text, flags=re.M)
+    """The shipped rules with every non-zero `for:` shortened by shortened_for; nothing else changes."""
+    return re.sub(r"^(\s+for: )(?!0m$)(\S+)$", lambda m: m.group(1) + shortened_for(m.group(2)), text, flags=re.M)
 
 
 def alertmanager_config(hook: str) -> str:

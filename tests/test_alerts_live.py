@@ -39,6 +39,7 @@ from tests.monitor_ns import (
     Procs,
     WebhookLog,
     alertmanager_config,
+    shortened_for,
     shortened_rules,
     start_alerting_stack,
     wait_for,
@@ -56,7 +57,11 @@ def test_test_copies_change_only_durations_and_urls() -> None:
     orig, short = RULES.read_text().splitlines(), shortened_rules(RULES.read_text()).splitlines()
     assert len(orig) == len(short)
     changed = [(a, b) for a, b in zip(orig, short) if a != b]
-    assert changed and all(a.strip().startswith("for: ") and b.strip() == f"for: {FOR_OVERRIDE}" for a, b in changed)
+    assert changed and all(
+        a.strip().startswith("for: ") and b.strip() == "for: " + shortened_for(a.split(":", 1)[1].strip())
+        for a, b in changed
+    )
+    assert [shortened_for(v) for v in ("1m", "2m", "5m", "1h")] == ["5s", "10s", "15s", "15s"]
     orig, am = AM_EXAMPLE.read_text().splitlines(), alertmanager_config("http://127.0.0.1:1").splitlines()
     diff = [(a, b) for a, b in zip(orig, am) if a != b]
     assert diff and all(re.match(r"\s+(- url|url|group_wait|group_interval):", a) for a, _ in diff)
