@@ -157,14 +157,16 @@ class SnapshotCache:
             return self._placeholder()
         return served
 
-    def scrape_body(self, served: Served, gzipped: bool) -> bytes:
+    def scrape_body(self, served: Served, gzipped: bool) -> Tuple[bytes, ...]:
+        """The parts of one scrape's body, sent one after the other: the cached exposition is never
+        copied per scrape (a 4 MB copy per scrape on a large cluster)."""
         with self._lock:
             self.scrapes += 1
             scrapes = self.scrapes
         tail = render(ScrapeCollector(cluster_label(served.snapshot), served.snapshot.taken_at, scrapes))
         if gzipped:
-            return served.gzipped(tail)
-        return served.body + tail
+            return (served.gzipped(tail),)
+        return served.body, tail
 
     def _placeholder(self) -> Served:
         snap = Snapshot(

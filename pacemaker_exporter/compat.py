@@ -29,8 +29,7 @@ from __future__ import annotations
 import math
 from typing import Dict, Iterable, Iterator, Sequence, Tuple
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-
+from pacemaker_exporter.exposition import GAUGE, MetricFamily
 from pacemaker_exporter.health import Finding
 from pacemaker_exporter.metrics import NODE_STATUSES, cluster_label
 from pacemaker_exporter.model import INFINITY, Snapshot
@@ -97,15 +96,11 @@ class _Acc:
         old = fam.get(key)
         fam[key] = float(value) if old is None else max(old, float(value))
 
-    def metrics(self) -> Iterator[Metric]:
+    def metrics(self) -> Iterator[MetricFamily]:
         for name, help_, labels in COMPAT_FAMILIES:
             series = self.series[name]
-            if not series:
-                continue
-            fam = GaugeMetricFamily(name, help_, labels=("cluster", *labels))
-            for key in sorted(series):
-                fam.add_metric(list(key), series[key])
-            yield fam
+            if series:
+                yield MetricFamily.of(name, GAUGE, help_, ("cluster", *labels), series)
 
 
 def _score(score: str) -> float:
@@ -223,7 +218,7 @@ def corosync_families(s: Snapshot, m: _Acc) -> None:
         m.add("ha_cluster_corosync_member_votes", mem.votes, mem.node_id, mem.name, "true" if mem.local else "false")
 
 
-def compat_metrics(snapshot: Snapshot, findings: Sequence[Finding] = ()) -> Iterable[Metric]:
+def compat_metrics(snapshot: Snapshot, findings: Sequence[Finding] = ()) -> Iterable[MetricFamily]:
     """The ha_cluster_* families for one snapshot (an `extra` of SnapshotCollector)."""
     m = _Acc(cluster_label(snapshot))
     pacemaker_families(snapshot, m)

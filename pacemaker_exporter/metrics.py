@@ -17,14 +17,10 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
-
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import generate_latest
-from prometheus_client.registry import Collector as _Collector
-from prometheus_client.registry import CollectorRegistry
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from pacemaker_exporter import __version__
+from pacemaker_exporter.exposition import COUNTER, GAUGE, MetricFamily, render_text
 from pacemaker_exporter.health import Finding, Severity
 from pacemaker_exporter.model import Snapshot
 
@@ -78,7 +74,7 @@ def _f(subsystem: str, name: str, type_: str, labels: Sequence[str], help_: str,
     return name
 
 
-G, C = "gauge", "counter"
+G, C = GAUGE, COUNTER
 
 # --- cluster -----------------------------------------------------------------------------------------
 UP = _f("cluster", "pacemaker_up", G, (), "1 when the last collection got crm_mon's status, else 0.", MAX)
@@ -515,16 +511,9 @@ class Family:
         else:
             self.series[key] = old + float(value)
 
-    def metric(self) -> Metric:
+    def metric(self) -> MetricFamily:
         s = self.spec
-        fam: Metric
-        if s.type == C:
-            fam = CounterMetricFamily(s.name, s.help, labels=s.all_labels)
-        else:
-            fam = GaugeMetricFamily(s.name, s.help, labels=s.all_labels)
-        for key in sorted(self.series):
-            fam.add_metric(list(key), self.series[key])
-        return fam
+        return MetricFamily.of(s.name, s.type, s.help, s.all_labels, self.series)
 
 
 class _Builder:
@@ -538,7 +527,7 @@ class _Builder:
             fam = self.families[name] = Family(name, self.cluster)
         return fam
 
-    def metrics(self) -> Iterator[Metric]:
+    def metrics(self) -> Iterator[MetricFamily]:
         for spec in FAMILIES:  # declaration order: stable expositions
             fam = self.families.get(spec.name)
             if fam is not None and fam.series:
@@ -796,11 +785,11 @@ def self_metrics(s: Snapshot, stats: ExporterStats, m: _Builder) -> None:
         m(REFRESH_INTERVAL).add(stats.refresh_interval_seconds)
 
 
-Extra = Callable[[Snapshot, Tuple[Finding, ...]], Iterable[Metric]]
+Extra = Callable[[Snapshot, Tuple[Finding, ...]], Iterable[MetricFamily]]
 
 
-class SnapshotCollector(_Collector):
-    """A prometheus_client collector over one snapshot: its families never change, so render it once."""
+class SnapshotCollector:
+    """The families of one snapshot: they never change, so the exporter renders them once."""
 
     def __init__(
         self,
@@ -814,7 +803,7 @@ class SnapshotCollector(_Collector):
         self.stats = stats if stats is not None else ExporterStats.from_snapshot(snapshot)
         self.extra = tuple(extra)
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self) -> Iterator[MetricFamily]:
         s = self.snapshot
         m = _Builder(cluster_label(s))
         cluster_metrics(s, m)
@@ -833,13 +822,13 @@ class SnapshotCollector(_Collector):
             yield from extra(s, self.findings)
 
 
-class ScrapeCollector(_Collector):
+class ScrapeCollector:
     """The per-scrape families (snapshot age, scrapes served): cheap, rendered on every scrape."""
 
     def __init__(self, cluster: str, taken_at: float, scrapes: int, now: Optional[float] = None) -> None:
         self.cluster, self.taken_at, self.scrapes, self.now = cluster, taken_at, scrapes, now
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self) -> Iterator[MetricFamily]:
         m = _Builder(self.cluster)
         now = time.time() if self.now is None else self.now
         m(SNAPSHOT_AGE).add(max(0.0, now - self.taken_at))
@@ -847,12 +836,9 @@ class ScrapeCollector(_Collector):
         yield from m.metrics()
 
 
-def render(*collectors: _Collector) -> bytes:
-    """The text exposition (format 0.0.4) of these collectors."""
-    registry = CollectorRegistry(auto_describe=False)
-    for c in collectors:
-        registry.register(c)
-    return generate_latest(registry)
+def render(*collectors: Union[SnapshotCollector, ScrapeCollector]) -> bytes:
+    """The text exposition (format 0.0.4) of these collectors' families, in their order."""
+    return render_text(fam for c in collectors for fam in c.collect())
 
 
 def exposition(

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 from pacemaker_exporter import __version__
 from pacemaker_exporter.cache import SnapshotCache
@@ -353,20 +353,22 @@ class ExporterHandler(BaseHTTPRequestHandler):
     def _send(
         self,
         code: int,
-        body: bytes,
+        body: Union[bytes, Tuple[bytes, ...]],
         content_type: str = "text/plain; charset=utf-8",
         headers: Optional[Dict[str, str]] = None,
     ) -> None:
+        parts = (body,) if isinstance(body, bytes) else body
         self.send_response(code)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(sum(len(p) for p in parts)))
         for k, v in self.server.web.headers.items():
             self.send_header(k, v)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            for part in parts:
+                self.wfile.write(part)
 
     def do_HEAD(self) -> None:  # noqa: N802
         self.do_GET()

@@ -13,10 +13,11 @@ both generations are read, so a document with only the new names means the same.
 
 from __future__ import annotations
 
+import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from lxml import etree
 
@@ -94,13 +95,72 @@ def parse_xml_bytes(data: bytes, tool: str) -> etree._Element:
         raise ParseError(tool, f"not well-formed XML: {exc}") from None
     if root is None:
         raise ParseError(tool, "no XML document")
-    if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]
-        raise ParseError(tool, "XML with a DOCTYPE refused (no Pacemaker tool prints one)")
+    _refuse_doctype(root, tool)
     return root
 
 
+def _refuse_doctype(root: etree._Element, tool: str) -> None:
+    if root.getroottree().docinfo.doctype:  # type: ignore[attr-defined]  # lxml-stubs lack DocInfo.doctype
+        raise ParseError(tool, "XML with a DOCTYPE refused (no Pacemaker tool prints one)")
+
+
+@dataclass
+class _Streamed:
+    """What a streaming parse took out of crm_mon's two large sections as each part was complete."""
+
+    root: etree._Element
+    resources: _ResourceWalker
+    histories: List[ResourceHistory]
+
+
+#: the sections that grow with resources x nodes: each child is turned into the model and dropped
+#: as soon as it is parsed, so that the whole tree of a large cluster's output never exists at once
+#: (about 12 MB of libxml2 tree per MB of output; benchmarks/README.md)
+_STREAMED_SECTIONS = ("resources", "node_history")
+
+
+def _parse_streaming(data: bytes) -> _Streamed:
+    """crm_mon's document, with <resources> and <node_history> consumed child by child."""
+    if not data or not data.strip():
+        raise ParseError(TOOL, "empty output")
+    walker = _ResourceWalker()
+    histories: List[ResourceHistory] = []
+    depth, section = 0, ""
+    events = etree.iterparse(
+        io.BytesIO(data),
+        events=("start", "end"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        remove_comments=True,
+    )
+    try:
+        for event, elem in events:
+            if event == "start":
+                depth += 1
+                if depth == 2:
+                    section = elem.tag
+                continue
+            if depth == 3 and section in _STREAMED_SECTIONS:
+                if section == "resources":
+                    walker.visit(elem, _Context())
+                else:
+                    histories.extend(_node_histories(elem))
+                elem.getparent().remove(elem)  # type: ignore[union-attr]
+            depth -= 1
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        raise ParseError(TOOL, f"not well-formed XML: {exc}") from None
+    root = events.root
+    if root is None:
+        raise ParseError(TOOL, "no XML document")
+    _refuse_doctype(root, TOOL)
+    return _Streamed(root, walker, histories)
+
+
 def parse_crm_mon(data: bytes) -> CrmMonStatus:
-    root = parse_xml_bytes(data, TOOL)
+    streamed = _parse_streaming(data)
+    root = streamed.root
     if root.tag == "pacemaker-result":
         fmt = f"pacemaker-result {root.get('api-version', '?')}"
         status = root.find("status")
@@ -123,15 +183,14 @@ def parse_crm_mon(data: bytes) -> CrmMonStatus:
 
     attributes = _node_attributes(root)
     pacemakerd = root.find("pacemakerd")
-    resources, parents = _resources(root.find("resources"))
     return CrmMonStatus(
         format=fmt,
         pacemakerd_state=pacemakerd.get("state", "") if pacemakerd is not None else "",
         summary=_summary(root.find("summary")),
         nodes=tuple(_node(e, attributes.get(e.get("name", ""), {})) for e in _children(root, "nodes", "node")),
-        resources=resources,
-        parents=parents,
-        histories=_histories(root.find("node_history")),
+        resources=tuple(streamed.resources.instances),
+        parents=tuple(streamed.resources.parents),
+        histories=tuple(streamed.histories),
         failed_actions=tuple(_failure(e) for e in _children(root, "failures", "failure")),
         fence_events=tuple(_fence_event(e) for e in _children(root, "fence_history", "fence_event")),
         tickets=tuple(_ticket(e) for e in _children(root, "tickets", "ticket")),
@@ -231,77 +290,77 @@ class _Context:
     managed: bool = True
 
 
-def _resources(container: Optional[etree._Element]) -> Tuple[Tuple[ResourceInstance, ...], Tuple[ResourceParent, ...]]:
-    instances: List[ResourceInstance] = []
-    parents: List[ResourceParent] = []
-    seen: Counter[str] = Counter()
-    if container is None:
-        return (), ()
+class _ResourceWalker:
+    """Resource instances and their parents, one top-level element of <resources> at a time."""
 
-    def walk(elem: etree._Element, ctx: _Context) -> None:
+    def __init__(self) -> None:
+        self.instances: List[ResourceInstance] = []
+        self.parents: List[ResourceParent] = []
+        self.seen: Counter[str] = Counter()
+
+    def walk(self, elem: etree._Element, ctx: _Context) -> None:
         for child in elem:
-            tag = child.tag
-            if tag == "resource":
-                instances.append(_instance(child, ctx, seen))
-            elif tag == "group":
-                gid = child.get("id", "")
-                disabled = as_bool(child.get("disabled"))
-                managed = as_bool(child.get("managed"), True)
-                parents.append(ResourceParent(id=gid, kind="group", managed=managed, disabled=disabled, parent=ctx.clone))
-                walk(
-                    child,
-                    _Context(
-                        gid,
-                        ctx.clone,
-                        ctx.bundle,
-                        ctx.replica,
-                        ctx.promotable,
-                        ctx.disabled or disabled,
-                        ctx.managed and managed,
-                    ),
-                )
-            elif tag == "clone":
-                cid = child.get("id", "")
-                disabled = as_bool(child.get("disabled")) or child.get("target_role") == "Stopped"
-                managed = as_bool(child.get("managed"), True)
-                promotable = as_bool(child.get("multi_state"))
-                parents.append(
-                    ResourceParent(
-                        id=cid,
-                        kind="clone",
-                        managed=managed,
-                        disabled=disabled,
-                        failed=as_bool(child.get("failed")),
-                        promotable=promotable,
-                        unique=as_bool(child.get("unique")),
-                        target_role=child.get("target_role", ""),
-                    )
-                )
-                walk(
-                    child,
-                    _Context(
-                        "", cid, ctx.bundle, ctx.replica, promotable, ctx.disabled or disabled, ctx.managed and managed
-                    ),
-                )
-            elif tag == "bundle":
-                bid = child.get("id", "")
-                managed = as_bool(child.get("managed"), True)
-                parents.append(
-                    ResourceParent(
-                        id=bid,
-                        kind="bundle",
-                        managed=managed,
-                        failed=as_bool(child.get("failed")),
-                        unique=as_bool(child.get("unique")),
-                        container_type=child.get("type", ""),
-                        image=child.get("image", ""),
-                    )
-                )
-                for replica in child.findall("replica"):
-                    walk(replica, _Context("", "", bid, replica.get("id", ""), False, ctx.disabled, ctx.managed and managed))
+            self.visit(child, ctx)
 
-    walk(container, _Context())
-    return tuple(instances), tuple(parents)
+    def visit(self, child: etree._Element, ctx: _Context) -> None:
+        tag = child.tag
+        if tag == "resource":
+            self.instances.append(_instance(child, ctx, self.seen))
+        elif tag == "group":
+            gid = child.get("id", "")
+            disabled = as_bool(child.get("disabled"))
+            managed = as_bool(child.get("managed"), True)
+            self.parents.append(ResourceParent(id=gid, kind="group", managed=managed, disabled=disabled, parent=ctx.clone))
+            self.walk(
+                child,
+                _Context(
+                    gid,
+                    ctx.clone,
+                    ctx.bundle,
+                    ctx.replica,
+                    ctx.promotable,
+                    ctx.disabled or disabled,
+                    ctx.managed and managed,
+                ),
+            )
+        elif tag == "clone":
+            cid = child.get("id", "")
+            disabled = as_bool(child.get("disabled")) or child.get("target_role") == "Stopped"
+            managed = as_bool(child.get("managed"), True)
+            promotable = as_bool(child.get("multi_state"))
+            self.parents.append(
+                ResourceParent(
+                    id=cid,
+                    kind="clone",
+                    managed=managed,
+                    disabled=disabled,
+                    failed=as_bool(child.get("failed")),
+                    promotable=promotable,
+                    unique=as_bool(child.get("unique")),
+                    target_role=child.get("target_role", ""),
+                )
+            )
+            self.walk(
+                child,
+                _Context("", cid, ctx.bundle, ctx.replica, promotable, ctx.disabled or disabled, ctx.managed and managed),
+            )
+        elif tag == "bundle":
+            bid = child.get("id", "")
+            managed = as_bool(child.get("managed"), True)
+            self.parents.append(
+                ResourceParent(
+                    id=bid,
+                    kind="bundle",
+                    managed=managed,
+                    failed=as_bool(child.get("failed")),
+                    unique=as_bool(child.get("unique")),
+                    container_type=child.get("type", ""),
+                    image=child.get("image", ""),
+                )
+            )
+            for replica in child.findall("replica"):
+                rctx = _Context("", "", bid, replica.get("id", ""), False, ctx.disabled, ctx.managed and managed)
+                self.walk(replica, rctx)
 
 
 def _instance(e: etree._Element, ctx: _Context, seen: Counter[str]) -> ResourceInstance:
@@ -337,37 +396,31 @@ def _instance(e: etree._Element, ctx: _Context, seen: Counter[str]) -> ResourceI
     )
 
 
-def _histories(container: Optional[etree._Element]) -> Tuple[ResourceHistory, ...]:
-    if container is None:
-        return ()
-    out: List[ResourceHistory] = []
-    for node in container.findall("node"):
-        for rh in node.findall("resource_history"):
-            ops = tuple(
-                Operation(
-                    call=as_int(op.get("call"), 0) or 0,
-                    task=op.get("task", ""),
-                    rc=as_int(op.get("rc"), 0) or 0,
-                    rc_text=op.get("rc_text", ""),
-                    interval_ms=as_ms(op.get("interval")) or 0,
-                    last_rc_change=as_time(op.get("last-rc-change")),
-                    exec_time_ms=as_ms(op.get("exec-time")),
-                    queue_time_ms=as_ms(op.get("queue-time")),
-                )
-                for op in rh.findall("operation_history")
+def _node_histories(node: etree._Element) -> Iterator[ResourceHistory]:
+    """The resource histories of one <node> of <node_history>."""
+    for rh in node.findall("resource_history"):
+        ops = tuple(
+            Operation(
+                call=as_int(op.get("call"), 0) or 0,
+                task=op.get("task", ""),
+                rc=as_int(op.get("rc"), 0) or 0,
+                rc_text=op.get("rc_text", ""),
+                interval_ms=as_ms(op.get("interval")) or 0,
+                last_rc_change=as_time(op.get("last-rc-change")),
+                exec_time_ms=as_ms(op.get("exec-time")),
+                queue_time_ms=as_ms(op.get("queue-time")),
             )
-            out.append(
-                ResourceHistory(
-                    node=node.get("name", ""),
-                    resource=rh.get("id", ""),
-                    orphan=as_bool(rh.get("removed")) or as_bool(rh.get("orphan")),  # removed: Pacemaker 3.0.2+
-                    migration_threshold=as_int(rh.get("migration-threshold"), INFINITY) or 0,
-                    fail_count=as_int(rh.get("fail-count"), 0) or 0,
-                    last_failure=as_time(rh.get("last-failure")),
-                    operations=ops,
-                )
-            )
-    return tuple(out)
+            for op in rh.findall("operation_history")
+        )
+        yield ResourceHistory(
+            node=node.get("name", ""),
+            resource=rh.get("id", ""),
+            orphan=as_bool(rh.get("removed")) or as_bool(rh.get("orphan")),  # removed: Pacemaker 3.0.2+
+            migration_threshold=as_int(rh.get("migration-threshold"), INFINITY) or 0,
+            fail_count=as_int(rh.get("fail-count"), 0) or 0,
+            last_failure=as_time(rh.get("last-failure")),
+            operations=ops,
+        )
 
 
 def _split_op_key(op_key: str) -> Tuple[str, str, int]:
