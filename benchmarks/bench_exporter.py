@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Benchmark: this exporter and ha_cluster_exporter side by side, in one run, on the same states.
 
-For each state (the 32-node/2000-resource fixture, and a ~200-resource CIB cut from it), each
-exporter is started on 127.0.0.1 with the real crm_mon on `CIB_file=<state>`, through a wrapper
+For each state (the 32-node/2000-resource fixture, a ~200-resource CIB cut from it, and the 3-node/20-resource
+fixture), each exporter (ours with and without the compat families, and the peer) is started on
+127.0.0.1 with the real crm_mon on `CIB_file=<state>`, through a wrapper
 that logs every crm_mon run; then 1 and 10 concurrent scrapers scrape /metrics for --seconds each.
 Reported per exporter, state and concurrency: scrapes, p50/p99 latency, CPU seconds of the server
 and its waited-for children (utime+stime+cutime+cstime from /proc/PID/stat, so crm_mon and cibadmin
@@ -35,6 +36,8 @@ from lxml import etree
 
 ROOT = Path(__file__).resolve().parent.parent
 LARGE = ROOT / "tests" / "fixtures" / "scenarios" / "large-32x2000" / "cibadmin.xml"
+#: the size most clusters are
+SMALL = ROOT / "tests" / "fixtures" / "scenarios" / "healthy-3node" / "cibadmin.xml"
 PEER = "/usr/bin/ha_cluster_exporter"
 CRM_MON = shutil.which("crm_mon") or "/usr/sbin/crm_mon"
 CIBADMIN = shutil.which("cibadmin") or "/usr/sbin/cibadmin"
@@ -163,13 +166,21 @@ def start(kind: str, cib: Path, tools: Path, run_log: Path, port: int, refresh: 
             "--command-timeout=60",
             f"--refresh-interval={refresh:g}",
             "--log.level=warn",
-            "--compat=ha-cluster-exporter",
         ]
+        if kind == "ours":  # "ours-native": the native families only
+            argv.append("--compat=ha-cluster-exporter")
     return subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+EXPORTER_NAMES = {
+    "ours": "pacemaker-exporter --compat",
+    "ours-native": "pacemaker-exporter",
+    "peer": "ha_cluster_exporter 1.3.1",
+}
+
+
 def wait_ready(kind: str, port: int, timeout: float = 120) -> None:
-    url = f"http://127.0.0.1:{port}/" + ("-/ready" if kind == "ours" else "metrics")
+    url = f"http://127.0.0.1:{port}/" + ("metrics" if kind == "peer" else "-/ready")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -195,10 +206,14 @@ def main() -> int:
         t = Path(tmp)
         medium = t / "medium-cib.xml"
         n = cut_cib(LARGE, medium, 200)
-        states = [("32 nodes / 2000 resources", LARGE), (f"32 nodes / {n} resources", medium)]
+        states = [
+            ("32 nodes / 2000 resources", LARGE),
+            (f"32 nodes / {n} resources", medium),
+            ("3 nodes / 20 resources", SMALL),
+        ]
         wrapper(t / "crm_mon", CRM_MON)
         for state, cib in states:
-            for kind in ("ours", "peer"):
+            for kind in ("ours", "ours-native", "peer"):
                 run_log = t / f"runs-{kind}-{cib.stem}.log"
                 port = free_port()
                 proc = start(kind, cib, t, run_log, port, args.refresh_interval)
@@ -210,7 +225,7 @@ def main() -> int:
                         elapsed = time.monotonic() - t0
                         row = {
                             "state": state,
-                            "exporter": "pacemaker-exporter" if kind == "ours" else "ha_cluster_exporter 1.3.1",
+                            "exporter": EXPORTER_NAMES[kind],
                             "scrapers": conc,
                             "seconds": round(elapsed, 1),
                             "scrapes": len(lat),

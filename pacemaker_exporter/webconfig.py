@@ -28,9 +28,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
-import bcrypt
-import yaml
-
 
 class WebConfigError(ValueError):
     """The web config file is unreadable or invalid (one line, for the user)."""
@@ -113,6 +110,8 @@ class WebConfig:
         if cached is not None:
             return cached
         try:
+            import bcrypt  # here, not at start: serving without basic auth never needs it
+
             ok = bcrypt.checkpw(password.encode("utf-8"), hashed)
         except ValueError:
             ok = False
@@ -201,6 +200,8 @@ def _build(path: str, data: Dict[str, Any]) -> WebConfig:
 
 
 def _load_yaml(text: str) -> Any:
+    import yaml  # here, not at start: serving without a web config never needs it (benchmarks/README.md)
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
