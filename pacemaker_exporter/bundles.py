@@ -519,7 +519,7 @@ def fencing_in_log(log: Optional[bytes], year_of: float) -> Tuple[LoggedFencing,
             LoggedFencing(
                 target=m.group("target").decode(),
                 action=m.group("action").decode(),
-                ok=result == "OK",
+                ok=result.split(" ")[0] == "OK",  # "OK (complete)"; else e.g. "No such device (error)"
                 delegate=m.group("delegate").decode(),
                 client=m.group("client").decode(),
                 origin=m.group("origin").decode(),

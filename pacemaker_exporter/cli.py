@@ -102,7 +102,7 @@ def status(collect: CollectOptions, as_json: bool) -> None:
         return
     bundle = collect.sources.bundle
     if bundle is not None:
-        click.echo(describe_bundle(bundle, bundle.view(collect.sources.bundle_node)))
+        click.echo(describe_bundle(bundle, bundle.view(collect.sources.bundle_node), snapshot))
     click.echo(headline(snapshot, findings))
     width_code = max((len(f.code) for f in findings), default=0)
     width_subject = max((len(f.subject) for f in findings), default=0)

@@ -48,12 +48,13 @@ def collect_views(collect: CollectOptions, bundle: Bundle) -> List[View]:
     return views
 
 
-def describe_bundle(bundle: Bundle, shown: NodeView) -> str:
-    """The line that says what was read and whose view is shown."""
+def describe_bundle(bundle: Bundle, shown: NodeView, snapshot: Snapshot) -> str:
+    """The line that says what was read, whose view is shown, and which nodes that view knows."""
     role = " (the DC)" if shown.is_dc() else ""
+    known = ", ".join(f"{n.name} ({'online' if n.online else 'offline'})" for n in snapshot.nodes if n.type == "member")
     return (
-        f"{bundle.kind} {bundle.path}: node(s) {', '.join(bundle.node_names())}; "
-        f"shown: {shown.name}'s view{role}, as of {utc(shown.collected_at)}"
+        f"{bundle.kind} {bundle.path}: from {', '.join(bundle.node_names())}; "
+        f"shown: {shown.name}'s view{role} as of {utc(shown.collected_at)}; cluster nodes: {known or 'none known'}"
     )
 
 
@@ -77,7 +78,7 @@ def side_by_side(views: List[View]) -> List[str]:
     widths = [max(len(h), 9) for h in heads]
     lines = [
         "views differ between nodes:",
-        "  " + "  ".join([f"{'finding':<{first}}"] + [f"{h:<{w}}" for h, w in zip(heads, widths)]),
+        "  " + "  ".join([f"{'finding':<{first}}"] + [f"{h:<{w}}" for h, w in zip(heads, widths)]).rstrip(),
     ]
     for (code, subject), cells in sorted(rows.items()):
         out = []
@@ -121,7 +122,7 @@ def report_lines(bundle: Bundle, views: List[View]) -> List[str]:
     made = max((n.collected_at for n in bundle.nodes), default=0.0)
     lines = [f"{bundle.kind} {bundle.path}, made {utc(made)}"]
     if bundle.window:
-        lines[0] += f", window {utc(bundle.window[0])} to {utc(bundle.window[1])}"
+        lines[0] += f", log window {utc(bundle.window[0])} to {utc(bundle.window[1])}"
     in_bundle = set(bundle.node_names())
     cluster_nodes = [n.name for n in main.snapshot.nodes if n.type == "member"] if main and main.snapshot else []
     missing = [n for n in cluster_nodes if n not in in_bundle]
