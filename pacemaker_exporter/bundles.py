@@ -404,7 +404,12 @@ def bundle_from_tree(path: str, tree: Tree, limits: Limits = Limits()) -> Bundle
 
 def is_saved_outputs(path: str) -> bool:
     """PATH is a directory in our own saved-outputs layout (crm_mon.xml, ...)."""
-    return os.path.isdir(path) and any(os.path.isfile(os.path.join(path, f)) for f in SAVED_FILES.values())
+    if not os.path.isdir(path):
+        return False
+    if any(os.path.isfile(os.path.join(path, f)) for f in SAVED_FILES.values()):
+        return True
+    # a directory with no node directory in it either: saved outputs with nothing saved, as before
+    return not any(os.path.exists(os.path.join(d, f)) for d, _, _ in os.walk(path) for f in _NODE_FILES)
 
 
 def open_bundle(path: str, limits: Limits = Limits()) -> Bundle:
