@@ -23,6 +23,7 @@ from pacemaker_exporter.logs import log_event, setup_logging
 from pacemaker_exporter.metrics import Extra, ScrapeCollector, cluster_label, render
 from pacemaker_exporter.model import Snapshot
 from pacemaker_exporter.options import CollectOptions, collect_options, exit_unless_collected
+from pacemaker_exporter.report import collect_views, describe_bundle, report_command, side_by_side, views_differ
 from pacemaker_exporter.serialize import snapshot_document
 from pacemaker_exporter.web import (
     DEFAULT_LISTEN,
@@ -91,6 +92,7 @@ def status(collect: CollectOptions, as_json: bool) -> None:
       CRITICAL: cluster rclab: 1 critical, 1 warning; nodes 2/3 online; resources 7/11 active, 0 failed; DC n1
       critical  fencing-happened  n3  node n3 was fenced (reboot) by n1 2 min ago
       warning   node-offline      n3  node n3 is offline
+      pacemaker-exporter status --from pcmk-Wed-02-Dec-2026.tar.bz2   # a crm_report, crm report or sosreport
     """
     snapshot = collect_with_options(collect)
     exit_unless_collected(snapshot)
@@ -98,11 +100,19 @@ def status(collect: CollectOptions, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(snapshot_document(snapshot, findings), indent=2, sort_keys=False))
         return
+    bundle = collect.sources.bundle
+    if bundle is not None:
+        click.echo(describe_bundle(bundle, bundle.view(collect.sources.bundle_node), snapshot))
     click.echo(headline(snapshot, findings))
     width_code = max((len(f.code) for f in findings), default=0)
     width_subject = max((len(f.subject) for f in findings), default=0)
     for f in findings:
         click.echo(f"{f.severity.value:<9} {f.code:<{width_code}}  {f.subject:<{width_subject}}  {f.message}")
+    if bundle is not None and len(bundle.nodes) > 1:
+        views = collect_views(collect, bundle)
+        if views_differ(views):
+            for line in side_by_side(views):
+                click.echo(line)
 
 
 def compat_extras(compat: Sequence[str]) -> List[Extra]:
@@ -369,6 +379,7 @@ main.add_command(metrics_command)
 main.add_command(zabbix_command)
 main.add_command(events_command)
 main.add_command(generate_command)
+main.add_command(report_command)
 
 if __name__ == "__main__":
     main()

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
+from pacemaker_exporter.bundles import as_of_bundle
 from pacemaker_exporter.events import EventStoreError, stored_fencing_events
 from pacemaker_exporter.model import CibConfig, CorosyncLinks, FenceEvent, Quorum, Snapshot, SourceResult
 from pacemaker_exporter.parsers.cib import parse_cib
@@ -94,6 +95,9 @@ class ClusterReader:
         futures = {name: self._pool.submit(src.run) for name, src in self.sources.items()}
         outputs = {name: f.result() for name, f in futures.items()}
         snapshot = assemble(outputs, taken_at, self.cluster_name, self._hostname(), self._corosync_cluster_name())
+        if self.config.bundle is not None:
+            # a support bundle: as the node saw it when the bundle was made (and no local event store)
+            return as_of_bundle(snapshot, self.config.bundle.view(self.config.bundle_node))
         if self.config.saved_dir and snapshot.summary is not None and snapshot.summary.last_update is not None:
             # saved outputs are judged as of when they were captured ("fenced 10 min ago" then, not now)
             snapshot = dataclasses.replace(snapshot, taken_at=snapshot.summary.last_update)

@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional, Tuple
 
 import click
 
+from pacemaker_exporter.bundles import Bundle, BundleError, is_saved_outputs, open_bundle
 from pacemaker_exporter.collect import missing_status
 from pacemaker_exporter.events import default_events_db
 from pacemaker_exporter.health import HealthSettings, parse_severity_overrides
@@ -85,11 +86,19 @@ def collect_options(func: F) -> F:
     @click.option(
         "--from",
         "saved_dir",
-        type=click.Path(exists=True, file_okay=False),
+        type=click.Path(exists=True),
         default=None,
+        metavar="PATH",
         envvar="PACEMAKER_EXPORTER_FROM",
-        help="Read saved command outputs from DIR (crm_mon.xml, cibadmin.xml, corosync-*.txt) "
-        "instead of running the commands.",
+        help="Read a support bundle instead of running the commands: a crm_report, crm report or "
+        "sosreport (directory or .tar.bz2/.tar.gz/.tar.xz), or saved outputs (crm_mon.xml, ...).",
+    )
+    @click.option(
+        "--node",
+        "bundle_node",
+        default="",
+        metavar="NAME",
+        help="With --from a bundle of several nodes: whose view to read (default: the DC's, else the first).",
     )
     @click.option(
         "--cluster-name",
@@ -126,6 +135,7 @@ def collect_options(func: F) -> F:
         command_timeout: float,
         corosync: Optional[bool],
         saved_dir: Optional[str],
+        bundle_node: str,
         cluster_name: str,
         severities: Tuple[str, ...],
         fencing_recent: float,
@@ -136,6 +146,7 @@ def collect_options(func: F) -> F:
             overrides = parse_severity_overrides(severities)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--severity") from None
+        bundle = _open_bundle(saved_dir, bundle_node)
         if demo:
             os.environ["CIB_file"] = str(DEMO_CIB)  # passes through to crm_mon and cibadmin
             corosync = False
@@ -148,6 +159,8 @@ def collect_options(func: F) -> F:
                 timeout=command_timeout,
                 corosync=corosync,
                 saved_dir=saved_dir,
+                bundle=bundle,
+                bundle_node=bundle_node,
             ),
             health=HealthSettings(severities=overrides, fencing_recent_seconds=fencing_recent),
             cluster_name=cluster_name,
@@ -155,6 +168,21 @@ def collect_options(func: F) -> F:
         return func(*args, **kwargs)
 
     return wrapper
+
+
+def _open_bundle(path: Optional[str], node: str) -> Optional[Bundle]:
+    """The support bundle --from names (None for saved outputs in our own layout); a bundle that
+    cannot be read, or is refused, is one line and a non-zero exit (UNKNOWN for the checks)."""
+    if path is None or is_saved_outputs(path):
+        if node:
+            raise click.BadParameter("only with --from a crm_report, crm report or sosreport", param_hint="--node")
+        return None
+    try:
+        bundle = open_bundle(path)
+        bundle.view(node)  # an unknown --node is refused here, once
+    except BundleError as exc:
+        raise click.ClickException(str(exc)) from None
+    return bundle
 
 
 def exit_unless_collected(snapshot: Snapshot) -> None:

@@ -16,7 +16,10 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional, Protocol, Tuple
+from typing import TYPE_CHECKING, Dict, Mapping, Optional, Protocol, Tuple
+
+if TYPE_CHECKING:
+    from pacemaker_exporter.bundles import Bundle
 
 #: Hint given when a tool is refused access, because it is the fix in nearly every case.
 PERMISSION_HINT = "add this user to the 'haclient' group (it reads the CIB through it)"
@@ -47,10 +50,12 @@ class CommandOutput:
 class Command:
     """One external command, with a timeout and single flight."""
 
-    def __init__(self, name: str, argv: Tuple[str, ...], timeout: float) -> None:
+    def __init__(self, name: str, argv: Tuple[str, ...], timeout: float, env: Optional[Mapping[str, str]] = None) -> None:
         self.name = name
         self.argv = argv
         self.timeout = timeout
+        #: the whole environment of the command (e.g. with CIB_file); None passes ours through
+        self.env = env
         self._lock = threading.Lock()
         self._inflight: Optional[Future[CommandOutput]] = None
         #: how many times the command was started (for self-metrics and tests)
@@ -85,6 +90,7 @@ class Command:
                 stderr=subprocess.PIPE,
                 start_new_session=True,  # its own process group, killed as a whole on timeout
                 close_fds=True,
+                env=self.env,
             )
         except FileNotFoundError:
             return CommandOutput(
@@ -201,6 +207,10 @@ class SourceConfig:
     corosync: Optional[bool] = None
     #: read saved outputs from this directory instead of running commands
     saved_dir: Optional[str] = None
+    #: the support bundle `--from` named (crm_report, crm report, sosreport), read once; with it,
+    #: saved_dir is the bundle's path and bundle_node the node whose view is read ('' = the default)
+    bundle: Optional[Bundle] = None
+    bundle_node: str = ""
 
     def corosync_enabled(self) -> bool:
         if self.corosync is not None:
@@ -209,6 +219,10 @@ class SourceConfig:
 
 
 def build_sources(config: SourceConfig) -> Dict[str, Source]:
+    if config.bundle is not None:
+        from pacemaker_exporter.bundles import bundle_sources
+
+        return bundle_sources(config.bundle, config.bundle_node, config)
     if config.saved_dir is not None:
         base = Path(config.saved_dir)
         return {name: SavedCommand(name, base / filename) for name, filename in SAVED_FILES.items()}
