@@ -101,15 +101,17 @@ def status(collect: CollectOptions, as_json: bool) -> None:
         click.echo(json.dumps(snapshot_document(snapshot, findings), indent=2, sort_keys=False))
         return
     bundle = collect.sources.bundle
-    if bundle is not None:
-        click.echo(describe_bundle(bundle, bundle.view(collect.sources.bundle_node), snapshot))
+    shown = bundle.view(collect.sources.bundle_node) if bundle is not None else None
+    if bundle is not None and shown is not None:
+        click.echo(describe_bundle(bundle, shown, snapshot))
     click.echo(headline(snapshot, findings))
     width_code = max((len(f.code) for f in findings), default=0)
     width_subject = max((len(f.subject) for f in findings), default=0)
     for f in findings:
         click.echo(f"{f.severity.value:<9} {f.code:<{width_code}}  {f.subject:<{width_subject}}  {f.message}")
-    if bundle is not None and len(bundle.nodes) > 1:
-        views = collect_views(collect, bundle)
+    if bundle is not None and shown is not None and len(bundle.nodes) > 1:
+        # the shown view is collected already: the others are collected for the comparison only
+        views = collect_views(collect, bundle, (shown.name, snapshot))
         if views_differ(views):
             for line in side_by_side(views):
                 click.echo(line)

@@ -34,12 +34,16 @@ def utc(t: Optional[float]) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t)) if t else "unknown time"
 
 
-def collect_views(collect: CollectOptions, bundle: Bundle) -> List[View]:
-    """One collection per node of the bundle, each judged as of that node's collection time."""
+def collect_views(collect: CollectOptions, bundle: Bundle, collected: Optional[Tuple[str, Snapshot]] = None) -> List[View]:
+    """One collection per node of the bundle, each judged as of that node's collection time;
+    `collected` is a (node, snapshot) the caller already has, which is not collected again."""
     views = []
     for node in bundle.nodes:
-        sources = dataclasses.replace(collect.sources, bundle=bundle, bundle_node=node.name)
-        snapshot = collect_with_options(dataclasses.replace(collect, sources=sources))
+        if collected is not None and collected[0] == node.name:
+            snapshot = collected[1]
+        else:
+            sources = dataclasses.replace(collect.sources, bundle=bundle, bundle_node=node.name)
+            snapshot = collect_with_options(dataclasses.replace(collect, sources=sources))
         reason = missing_status(snapshot)
         if reason:
             views.append(View(node, None, (), reason))
